@@ -1,0 +1,1 @@
+"""Bitrix24 BI Builder connector for MySQL/MariaDB and PostgreSQL."""

@@ -1,0 +1,5 @@
+import sys
+
+from biconnector.cli import main
+
+sys.exit(main())

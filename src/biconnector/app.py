@@ -1,0 +1,219 @@
+"""The ASGI application: routes, body decoding, one error shape, request ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from biconnector import catalog, export
+from biconnector.engines.base import Engine, Session
+from biconnector.engines.mysql import MySQLEngine
+from biconnector.engines.postgresql import PostgresEngine
+from biconnector.errors import ConnectorError, DatabaseError, InvalidRequest, NotFound
+from biconnector.protocol import params as p
+from biconnector.protocol.form import FormError, parse_form
+from biconnector.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Action = Callable[[Engine, Mapping[str, Any]], Awaitable[Response]]
+
+
+async def check(engine: Engine, params: Mapping[str, Any]) -> Response:
+    connection = p.read_connection(params, engine.default_port)
+    async with engine.session(connection) as session:
+        await session.ping()
+    return JSONResponse({"status": "ok", "message": "Connected to the database."})
+
+
+async def table_list(engine: Engine, params: Mapping[str, Any]) -> Response:
+    connection = p.read_connection(params, engine.default_port)
+    async with engine.session(connection) as session:
+        tables = catalog.search(await catalog.list_tables(session), p.read_search(params))
+    return JSONResponse([{"code": table.code, "title": table.title} for table in tables])
+
+
+async def table_description(engine: Engine, params: Mapping[str, Any]) -> Response:
+    connection = p.read_connection(params, engine.default_port)
+    wanted = p.read_table(params)
+    async with engine.session(connection) as session:
+        columns = await catalog.describe(session, await catalog.find_table(session, wanted))
+    return JSONResponse(
+        [{"code": column.code, "name": column.title, "type": column.type} for column in columns]
+    )
+
+
+async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
+    connection = p.read_connection(params, engine.default_port)
+    request = p.read_data_request(params)
+    async with AsyncExitStack() as stack:
+        session: Session = await stack.enter_async_context(engine.session(connection))
+        table = await catalog.find_table(session, request.table)
+        columns = await catalog.describe(session, table)
+        selected = catalog.resolve_select(columns, request.select, request.map_fields)
+        infos = [column.info for _, column in selected]
+        rows = session.rows(table.name, infos, request.limit)
+        # The first batch is read before the status line is sent, so a failing query still
+        # gets a proper error status; the session closes when the last byte is written.
+        first = await anext(rows, [])
+        body = export.body([name for name, _ in selected], [i.encode for i in infos], first, rows)
+        return StreamingResponse(
+            _closing(body, stack.pop_all()), media_type="application/json"
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _closing(chunks: AsyncIterator[bytes], stack: AsyncExitStack) -> AsyncIterator[bytes]:
+    async with stack:
+        async for chunk in chunks:
+            yield chunk
+
+
+ACTIONS: dict[str, Action] = {
+    "check": check,
+    "table_list": table_list,
+    "table_description": table_description,
+    "data": data,
+}
+
+
+async def read_params(request: Request) -> Mapping[str, Any]:
+    """The request's parameters from a JSON or a form body; both give the same mapping."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" or (not content_type and body.lstrip()[:1] == b"{"):
+        try:
+            decoded = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest("The body is not valid JSON.") from exc
+        if not isinstance(decoded, dict):
+            raise InvalidRequest("The JSON body must be an object of parameters.")
+        return decoded
+    if content_type in ("application/x-www-form-urlencoded", ""):
+        try:
+            return parse_form(body)
+        except FormError as exc:
+            raise InvalidRequest(str(exc)) from exc
+    raise InvalidRequest(
+        f"Unsupported Content-Type {content_type!r}: send application/x-www-form-urlencoded "
+        "or application/json."
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    engines: dict[str, Engine] = {
+        engine.name: engine for engine in (MySQLEngine(settings), PostgresEngine(settings))
+    }
+
+    async def dispatch(engine_name: str, action_name: str, request: Request) -> Response:
+        engine = engines.get(engine_name)
+        if engine is None:
+            raise NotFound(f"Unknown connection type {engine_name!r}: use mysql or postgresql.")
+        action = ACTIONS.get(action_name)
+        if action is None:
+            raise NotFound(f"Unknown action {action_name!r}: use one of {', '.join(ACTIONS)}.")
+        params = await read_params(request)
+        try:
+            return await action(engine, params)
+        except engine.driver_errors as exc:
+            logger.warning("%s %s failed in the database: %r", engine_name, action_name, exc)
+            raise DatabaseError(
+                "The database could not answer the request; the service's log has the details "
+                "under this request's id."
+            ) from exc
+
+    async def connector(request: Request) -> Response:
+        return await dispatch(
+            request.path_params["engine"], request.path_params["action"], request
+        )
+
+    async def legacy(request: Request) -> Response:
+        # The PHP implementation registered URLs of this form; connectors created by it keep
+        # working unchanged.
+        query = request.query_params
+        if "connection_type" not in query or "action" not in query:
+            raise NotFound("Use POST /connectors/{mysql|postgresql}/{action}.")
+        return await dispatch(query["connection_type"], query["action"], request)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/connectors/{engine}/{action}", connector, methods=["POST"]),
+            Route("/", legacy, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        exception_handlers={ConnectorError: _connector_error, Exception: _unexpected_error},
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.state.settings = settings
+    return app
+
+
+def _error_body(request: Request, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "requestId": _request_id(request)}}
+
+
+async def _connector_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConnectorError)
+    body = _error_body(request, exc.code, exc.message)
+    return JSONResponse(body, status_code=exc.status_code)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error", exc_info=exc)
+    message = "The service failed unexpectedly; its log has the details under this request's id."
+    return JSONResponse(_error_body(request, "internal_error", message), status_code=500)
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, returns it in `X-Request-ID`, logs one line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "%s %s %s %.1f ms request_id=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )

@@ -1,0 +1,107 @@
+"""What the database holds, under the codes Bitrix24 accepts, and the way back to real names.
+
+Codes are computed from the whole set of tables (or columns) on every call, so the same
+database gives the same codes on every call and every replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from biconnector.engines.base import BitrixType, ColumnInfo, Session
+from biconnector.errors import InvalidRequest, NotFound
+from biconnector.protocol.naming import TableName, display_name, field_codes, table_codes
+
+
+@dataclass(frozen=True)
+class Table:
+    name: TableName
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Column:
+    info: ColumnInfo
+    code: str
+    title: str
+
+    @property
+    def type(self) -> BitrixType:
+        return self.info.type
+
+
+async def list_tables(session: Session) -> list[Table]:
+    names = await session.tables()
+    codes = table_codes(names, session.default_schema)
+    return [Table(name, codes[name], _title(name, session, codes[name])) for name in names]
+
+
+def search(tables: Sequence[Table], text: str) -> list[Table]:
+    needle = text.strip().casefold()
+    if not needle:
+        return list(tables)
+    return [t for t in tables if needle in t.code.casefold() or needle in t.title.casefold()]
+
+
+async def find_table(session: Session, wanted: str) -> Table:
+    """The table whose code is `wanted`; its real name is accepted too, ignoring case."""
+    tables = await list_tables(session)
+    for matches in (
+        lambda t: t.code == wanted,
+        lambda t: t.title == wanted,
+        lambda t: t.title.casefold() == wanted.casefold(),
+    ):
+        found = [table for table in tables if matches(table)]
+        if len(found) == 1:
+            return found[0]
+    raise NotFound(f"No table {wanted!r} in this database: call table_list for the codes.")
+
+
+async def describe(session: Session, table: Table) -> list[Column]:
+    infos = await session.columns(table.name)
+    if not infos:
+        raise NotFound(f"The table {table.code!r} has no columns this user may read.")
+    codes = field_codes(info.name for info in infos)
+    return [Column(info, codes[info.name], display_name(info.name, codes[info.name])) for info in infos]
+
+
+def resolve_select(
+    columns: Sequence[Column], select: Sequence[str] | None, map_fields: Mapping[str, str]
+) -> list[tuple[str, Column]]:
+    """Pairs of (header name, column) for the requested fields, in the requested order.
+
+    A name is looked up as a dataset field name through `mapFields`, then as a field code,
+    then as a real column name ignoring case.
+    """
+    if select is None:
+        return [(column.code, column) for column in columns]
+    by_code = {column.code: column for column in columns}
+    by_dataset_name = {name: by_code[code] for code, name in map_fields.items() if code in by_code}
+    return [(name, _resolve(name, by_dataset_name, by_code, columns)) for name in select]
+
+
+def _resolve(
+    name: str,
+    by_dataset_name: Mapping[str, Column],
+    by_code: Mapping[str, Column],
+    columns: Sequence[Column],
+) -> Column:
+    if name in by_dataset_name:
+        return by_dataset_name[name]
+    if name in by_code:
+        return by_code[name]
+    folded = name.casefold()
+    matches = [column for column in columns if column.info.name.casefold() == folded]
+    if len(matches) != 1:
+        raise InvalidRequest(
+            f"select names an unknown field {name!r}: use a code from table_description."
+        )
+    return matches[0]
+
+
+def _title(name: TableName, session: Session, code: str) -> str:
+    if name.schema is None or name.schema == session.default_schema:
+        return display_name(name.name, code)
+    return display_name(f"{name.schema}.{name.name}", code)

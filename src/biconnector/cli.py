@@ -1,0 +1,53 @@
+"""The `biconnector` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from biconnector.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="biconnector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="address to listen on (default: BIND_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: BIND_PORT)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(_describe(exc), file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.logging_level,
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    uvicorn.run(
+        "biconnector.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def _describe(error: ValidationError) -> str:
+    lines = ["The configuration is not valid:"]
+    for item in error.errors():
+        variable = "_".join(str(part) for part in item["loc"]).upper()
+        lines.append(f"  {variable}: {item['msg']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

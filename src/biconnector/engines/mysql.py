@@ -1,0 +1,275 @@
+"""MySQL 8 and MariaDB through asyncmy: catalog, type mapping, read-only sessions, streaming.
+
+Where the two servers differ, a `Dialect` chosen from the server's version string holds the
+server-specific SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncmy
+from asyncmy.cursors import SSCursor
+from asyncmy.errors import MySQLError
+
+from biconnector import values
+from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Session
+from biconnector.errors import (
+    AuthenticationFailed,
+    DatabaseError,
+    DatabaseTimeout,
+    HostUnreachable,
+    TlsRequired,
+    UnknownDatabase,
+)
+from biconnector.protocol.naming import TableName
+from biconnector.protocol.params import ConnectionSettings
+from biconnector.values import Encoder
+
+logger = logging.getLogger(__name__)
+
+_TABLES = """
+SELECT TABLE_NAME FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED')
+ORDER BY TABLE_NAME
+"""
+
+_COLUMNS = """
+SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
+ORDER BY ORDINAL_POSITION
+"""
+
+_INTEGERS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
+_BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_GEOMETRIES = {
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+    "multipolygon", "geometrycollection", "geomcollection",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The SQL on which MySQL and MariaDB disagree."""
+
+    name: str
+    timeout_variable: str
+    timeout_unit: float
+
+    @classmethod
+    def of(cls, server_version: str) -> Dialect:
+        if "mariadb" in server_version.lower():
+            return cls("MariaDB", "max_statement_time", 1.0)
+        return cls("MySQL", "max_execution_time", 1000.0)
+
+    def statement_timeout(self, seconds: float) -> str:
+        # Both variables bound every SELECT of the session; MariaDB counts seconds, MySQL ms.
+        return f"SET SESSION {self.timeout_variable} = {round(seconds * self.timeout_unit)}"
+
+
+def quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _column(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
+    data_type = data_type.lower()
+    if data_type in _INTEGERS:
+        return ColumnInfo(name, "int", "value", values.integer)
+    if data_type == "bit":
+        return ColumnInfo(name, "int", "value", values.bits)
+    if data_type in ("float", "double", "real"):
+        return ColumnInfo(name, "double", "value", values.floating)
+    if data_type in ("decimal", "numeric"):
+        return ColumnInfo(name, "double", "value", values.decimal)
+    if data_type == "date":
+        return ColumnInfo(name, "date", "text", values.date_text)
+    if data_type == "datetime":
+        return ColumnInfo(name, "datetime", "text", values.datetime_text)
+    if data_type == "timestamp":
+        return ColumnInfo(name, "datetime", "text", timestamps)
+    if data_type == "time":
+        return ColumnInfo(name, "string", "text", values.text)
+    if data_type in _BINARIES:
+        return ColumnInfo(name, "string", "value", values.binary)
+    if data_type in _GEOMETRIES:
+        return ColumnInfo(name, "string", "geometry", values.text)
+    return ColumnInfo(name, "string", "value", values.text)
+
+
+def _expression(column: ColumnInfo) -> str:
+    if column.kind == "text":
+        return f"CAST({quote(column.name)} AS CHAR)"
+    if column.kind == "geometry":
+        return f"ST_AsText({quote(column.name)})"
+    return quote(column.name)
+
+
+class MySQLSession(Session):
+    default_schema = None
+
+    def __init__(self, connection: Any, database: str, timestamps: Encoder) -> None:
+        self._connection = connection
+        self._database = database
+        self._timestamps = timestamps
+
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1")
+
+    async def tables(self) -> list[TableName]:
+        return [TableName(None, name) for (name,) in await self._fetch(_TABLES, self._database)]
+
+    async def columns(self, table: TableName) -> list[ColumnInfo]:
+        found = await self._fetch(_COLUMNS, self._database, table.name)
+        return [_column(name, data_type, self._timestamps) for name, data_type in found]
+
+    async def rows(
+        self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        select = ", ".join(_expression(column) for column in columns)
+        query = f"SELECT {select} FROM {quote(self._database)}.{quote(table.name)}"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        async with self._connection.cursor(SSCursor) as cursor:
+            await cursor.execute(query)
+            while batch := await cursor.fetchmany(BATCH_SIZE):
+                yield batch
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]:
+        async with self._connection.cursor() as cursor:
+            await cursor.execute(query, args or None)
+            return list(await cursor.fetchall())
+
+
+class MySQLEngine(Engine):
+    name = "mysql"
+    default_port = 3306
+    driver_errors = (MySQLError,)
+
+    @asynccontextmanager
+    async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
+        conn = await self._connect(connection)
+        try:
+            yield MySQLSession(conn, connection.database, self._timestamp_encoder())
+        finally:
+            conn.close()
+
+    def _timestamp_encoder(self) -> Encoder:
+        # TIMESTAMP holds an instant: the session reads it in UTC and the encoder shows it in
+        # the export time zone, which needs no time zone tables on the server.
+        if self.settings.export_timezone == "UTC":
+            return values.datetime_text
+        return values.utc_datetime_in(self.settings.timezone)
+
+    async def _connect(self, connection: ConnectionSettings) -> Any:
+        timeout = self.settings.db_connection_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    return await self._open(connection, _tls_context(connection.sslmode))
+                except (MySQLError, ssl.SSLError) as exc:
+                    # asyncmy starts TLS whenever it is given a context, even with a server
+                    # that offers none; "prefer" and "allow" then fall back to plain text.
+                    if connection.sslmode not in ("allow", "prefer") or not _tls_failed(exc):
+                        raise
+                return await self._open(connection, None)
+        except TimeoutError as exc:
+            raise DatabaseTimeout(
+                f"MySQL at {connection.host}:{connection.port} did not complete the login within "
+                f"{timeout:g} seconds: check the host and port, and that a firewall lets the "
+                "connection through."
+            ) from exc
+        except (MySQLError, OSError, ssl.SSLError) as exc:
+            raise _translate(exc, connection) from exc
+
+    async def _open(self, connection: ConnectionSettings, tls: ssl.SSLContext | None) -> Any:
+        conn = await asyncmy.connect(
+            host=connection.host,
+            port=connection.port,
+            user=connection.username,
+            password=connection.password,
+            database=connection.database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=self.settings.db_connection_timeout,
+            ssl=tls,
+        )
+        try:
+            await self._prepare(conn, connection)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def _prepare(self, conn: Any, connection: ConnectionSettings) -> None:
+        dialect = Dialect.of(conn.get_server_info())
+        async with conn.cursor() as cursor:
+            await cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            await cursor.execute("SET time_zone = '+00:00'")
+            await cursor.execute(dialect.statement_timeout(self.settings.db_statement_timeout))
+            if connection.sslmode in ("require", "verify-ca", "verify-full"):
+                await cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+                row = await cursor.fetchone()
+                if not row or not row[1]:
+                    raise TlsRequired(
+                        f"MySQL at {connection.host}:{connection.port} does not offer TLS, "
+                        f"but sslmode={connection.sslmode} requires it."
+                    )
+
+
+def _tls_context(sslmode: str) -> ssl.SSLContext | None:
+    if sslmode == "disable":
+        return None
+    context = ssl.create_default_context()
+    if sslmode in ("allow", "prefer", "require"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif sslmode == "verify-ca":
+        context.check_hostname = False
+    return context
+
+
+def _tls_failed(exc: Exception) -> bool:
+    return isinstance(exc, ssl.SSLError) or "SSL" in str(exc)
+
+
+_AUTHENTICATION = {1045, 1130, 1251, 1698}
+_DATABASE = {1044, 1049}
+_UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
+
+
+def _translate(exc: Exception, connection: ConnectionSettings) -> DatabaseError:
+    """A driver error as a message the user can act on; the driver's text goes to the log."""
+    logger.info("mysql connection failed: %r", exc)
+    where = f"MySQL at {connection.host}:{connection.port}"
+    errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if errno in _AUTHENTICATION:
+        return AuthenticationFailed(
+            f"{where} refused the user name or the password for user "
+            f"{connection.username!r} (or does not accept this user from this service's host): "
+            "check both in the source's settings."
+        )
+    if errno in _DATABASE:
+        return UnknownDatabase(
+            f"{where} has no database named {connection.database!r} that user "
+            f"{connection.username!r} may use: check its spelling and the user's privileges."
+        )
+    if _tls_failed(exc) or errno == 2026:
+        return TlsRequired(
+            f"{where} could not establish TLS with sslmode={connection.sslmode}: check the "
+            "server's TLS configuration or choose another sslmode."
+        )
+    if isinstance(exc, socket.gaierror):
+        return HostUnreachable(f"The host name {connection.host!r} could not be resolved.")
+    if errno in _UNREACHABLE or isinstance(exc, OSError):
+        return HostUnreachable(
+            f"Nothing accepted a MySQL connection at {connection.host}:{connection.port}: "
+            "check the host, the port and that the server accepts TCP connections."
+        )
+    return DatabaseError(f"{where} refused the connection; check the source's settings.")

@@ -1,0 +1,240 @@
+"""PostgreSQL through psycopg 3: catalog, type mapping, read-only sessions, server-side cursors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from biconnector import values
+from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Session
+from biconnector.errors import (
+    AuthenticationFailed,
+    DatabaseError,
+    DatabaseTimeout,
+    HostUnreachable,
+    TlsRequired,
+    UnknownDatabase,
+)
+from biconnector.protocol.naming import TableName
+from biconnector.protocol.params import ConnectionSettings
+
+logger = logging.getLogger(__name__)
+
+_TABLES = """
+SELECT n.nspname, c.relname
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+  AND NOT c.relispartition
+  AND n.nspname <> 'information_schema'
+  AND n.nspname !~ '^pg_(catalog$|toast|temp_)'
+  AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s::text)
+  AND has_schema_privilege(n.oid, 'USAGE')
+  AND has_table_privilege(c.oid, 'SELECT')
+ORDER BY n.nspname, c.relname
+"""
+
+# Domains are read as their base type; arrays, enums and composite types as text.
+_COLUMNS = """
+SELECT a.attname,
+       CASE WHEN t.typcategory = 'A' THEN 'array' ELSE base.typname END
+FROM pg_catalog.pg_attribute AS a
+JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_type AS base ON base.oid = COALESCE(NULLIF(t.typbasetype, 0), t.oid)
+WHERE a.attrelid = (
+    SELECT c.oid FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = %(schema)s AND c.relname = %(name)s
+)
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+# libpq reads ~/.pgpass when a password is empty; pointing it at a path that cannot exist
+# keeps the credentials of the account the service runs under out of every connection.
+_NO_PASSFILE = "/nonexistent/biconnector/.pgpass"
+
+_INTEGERS = {"int2", "int4", "int8", "oid", "xid", "cid"}
+_FLOATS = {"float4", "float8"}
+
+
+def _column(name: str, type_name: str) -> ColumnInfo:
+    if type_name in _INTEGERS:
+        return ColumnInfo(name, "int", "integer", values.integer)
+    if type_name == "bool":
+        return ColumnInfo(name, "int", "boolean", values.boolean)
+    if type_name in _FLOATS:
+        return ColumnInfo(name, "double", "float", values.floating)
+    if type_name in ("numeric", "money"):
+        return ColumnInfo(name, "double", "numeric", values.decimal)
+    if type_name == "date":
+        return ColumnInfo(name, "date", "text", values.date_text)
+    if type_name in ("timestamp", "timestamptz"):
+        # The session's TimeZone is the export time zone, so timestamptz text is already the
+        # wall-clock time there, and timestamp text is printed as stored.
+        return ColumnInfo(name, "datetime", "text", values.datetime_text)
+    if type_name == "bytea":
+        return ColumnInfo(name, "string", "binary", values.binary)
+    return ColumnInfo(name, "string", "text", values.text)
+
+
+def _expression(column: ColumnInfo) -> sql.Composable:
+    identifier = sql.Identifier(column.name)
+    if column.kind == "text":
+        return sql.SQL("{}::text").format(identifier)
+    if column.kind == "numeric":
+        return sql.SQL("{}::numeric").format(identifier)
+    return identifier
+
+
+class PostgresSession(Session):
+    def __init__(self, connection: psycopg.AsyncConnection[Any], schema: str | None) -> None:
+        self._connection = connection
+        self._schema_filter = schema
+        self.default_schema = schema or "public"
+
+    async def ping(self) -> None:
+        await self._connection.execute("SELECT 1")
+
+    async def tables(self) -> list[TableName]:
+        cursor = await self._connection.execute(_TABLES, {"schema": self._schema_filter})
+        return [TableName(schema, name) for schema, name in await cursor.fetchall()]
+
+    async def columns(self, table: TableName) -> list[ColumnInfo]:
+        params = {"schema": table.schema, "name": table.name}
+        cursor = await self._connection.execute(_COLUMNS, params)
+        return [_column(name, type_name) for name, type_name in await cursor.fetchall()]
+
+    async def rows(
+        self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        query = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(_expression(column) for column in columns),
+            sql.Identifier(table.schema or self.default_schema, table.name),
+        )
+        if limit is not None:
+            query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(limit))
+        async with self._connection.cursor(name="biconnector_export") as cursor:
+            await cursor.execute(query)
+            while batch := await cursor.fetchmany(BATCH_SIZE):
+                yield batch
+
+
+class PostgresEngine(Engine):
+    name = "postgresql"
+    default_port = 5432
+    driver_errors = (psycopg.Error,)
+
+    @asynccontextmanager
+    async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
+        conn = await self._connect(connection)
+        try:
+            yield PostgresSession(conn, connection.schema)
+        finally:
+            await conn.close()
+
+    async def _connect(self, connection: ConnectionSettings) -> psycopg.AsyncConnection[Any]:
+        timeout = self.settings.db_connection_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await psycopg.AsyncConnection.connect(**self._parameters(connection))
+                try:
+                    await self._prepare(conn)
+                except BaseException:
+                    await conn.close()
+                    raise
+                return conn
+        except TimeoutError as exc:
+            raise DatabaseTimeout(
+                f"PostgreSQL at {connection.host}:{connection.port} did not complete the login "
+                f"within {timeout:g} seconds: check the host and port, and that a firewall lets "
+                "the connection through."
+            ) from exc
+        except psycopg.Error as exc:
+            raise _translate(exc, connection) from exc
+
+    def _parameters(self, connection: ConnectionSettings) -> dict[str, Any]:
+        # Every setting is its own keyword: psycopg quotes each value into the connection
+        # string, so a database name cannot smuggle in options.
+        return {
+            "host": connection.host,
+            "port": connection.port,
+            "dbname": connection.database,
+            "user": connection.username,
+            "password": connection.password,
+            "sslmode": connection.sslmode,
+            "connect_timeout": max(2, round(self.settings.db_connection_timeout)),
+            "passfile": _NO_PASSFILE,
+            "application_name": "biconnector",
+            "autocommit": False,
+        }
+
+    async def _prepare(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        timeout_ms = round(self.settings.db_statement_timeout * 1000)
+        await conn.execute(
+            sql.SQL(
+                "SELECT set_config('default_transaction_read_only', 'on', false),"
+                " set_config('statement_timeout', {}, false),"
+                " set_config('TimeZone', {}, false),"
+                " set_config('DateStyle', 'ISO, YMD', false),"
+                " set_config('IntervalStyle', 'postgres', false)"
+            ).format(sql.Literal(str(timeout_ms)), sql.Literal(self.settings.export_timezone))
+        )
+        await conn.commit()
+
+
+_BAD_CREDENTIALS = ("password authentication failed", "no password supplied")
+_UNREACHABLE = (
+    "Connection refused",
+    "No route to host",
+    "Network is unreachable",
+    "could not connect",
+    "server closed the connection unexpectedly",
+)
+
+
+def _mentions(detail: str, *words: str) -> bool:
+    return all(word in detail for word in words)
+
+
+def _translate(exc: psycopg.Error, connection: ConnectionSettings) -> DatabaseError:
+    """A driver error as a message the user can act on; the driver's text goes to the log."""
+    detail = str(exc)
+    logger.info("postgresql connection failed: %s", detail)
+    where = f"PostgreSQL at {connection.host}:{connection.port}"
+    if any(sign in detail for sign in _BAD_CREDENTIALS) or _mentions(detail, "role", "does not exist"):
+        return AuthenticationFailed(
+            f"{where} refused the user name or the password for user "
+            f"{connection.username!r}: check both in the source's settings."
+        )
+    if _mentions(detail, "database", "does not exist"):
+        return UnknownDatabase(
+            f"{where} has no database named {connection.database!r}: check its spelling."
+        )
+    if "no pg_hba.conf entry" in detail:
+        return AuthenticationFailed(
+            f"{where} does not accept connections from this service for user "
+            f"{connection.username!r} and database {connection.database!r}; its administrator "
+            "must allow them in pg_hba.conf (or the server requires TLS: set sslmode)."
+        )
+    if "SSL" in detail or "certificate" in detail:
+        return TlsRequired(
+            f"{where} could not establish TLS with sslmode={connection.sslmode}: check the "
+            "server's TLS configuration or choose another sslmode."
+        )
+    if "resolve host" in detail or "translate host name" in detail:
+        return HostUnreachable(f"The host name {connection.host!r} could not be resolved.")
+    if "timeout expired" in detail:
+        return DatabaseTimeout(f"{where} did not answer in time: check the host and port.")
+    if any(sign in detail for sign in _UNREACHABLE):
+        return HostUnreachable(
+            f"Nothing accepted a PostgreSQL connection at {connection.host}:{connection.port}: "
+            "check the host, the port and that the server accepts TCP connections."
+        )
+    return DatabaseError(f"{where} refused the connection; check the source's settings.")

@@ -1,0 +1,1 @@
+"""The Bitrix24 connector contract: requests, naming and response shapes."""

@@ -1,0 +1,183 @@
+"""Typed parameters of the four endpoints, read from a decoded form or JSON body.
+
+Both encodings reach this module as nested mappings: PHP's form encoding turns lists into
+maps keyed "0", "1"..., JSON keeps real lists, and both are accepted wherever a list is
+expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from biconnector.errors import InvalidRequest, UnsupportedParameter
+
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+SSL_MODES: tuple[str, ...] = get_args(SslMode)
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$")
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and as whom to connect; the password never appears in a repr or a log."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str = field(repr=False)
+    schema: str | None = None
+    sslmode: SslMode = "prefer"
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    table: str
+    select: tuple[str, ...] | None
+    limit: int | None
+    map_fields: Mapping[str, str]
+
+
+def read_connection(params: Mapping[str, Any], default_port: int) -> ConnectionSettings:
+    raw = params.get("connection")
+    if not isinstance(raw, Mapping):
+        raise InvalidRequest("The `connection` parameter is missing: send the source's settings.")
+
+    sslmode = _optional_text(raw, "sslmode", "connection[sslmode]") or "prefer"
+    if sslmode not in SSL_MODES:
+        raise InvalidRequest(
+            f"connection[sslmode] must be one of {', '.join(SSL_MODES)}; got {sslmode!r}."
+        )
+    return ConnectionSettings(
+        host=_read_host(raw),
+        port=_read_port(raw, default_port),
+        database=_required_text(raw, "database", "connection[database]"),
+        username=_required_text(raw, "username", "connection[username]"),
+        password=_optional_text(raw, "password", "connection[password]") or "",
+        schema=_optional_text(raw, "schema", "connection[schema]") or None,
+        sslmode=sslmode,  # type: ignore[arg-type]  # checked against SSL_MODES above
+    )
+
+
+def read_search(params: Mapping[str, Any]) -> str:
+    return _optional_text(params, "searchString", "searchString") or ""
+
+
+def read_table(params: Mapping[str, Any]) -> str:
+    return _required_text(params, "table", "table")
+
+
+def read_data_request(params: Mapping[str, Any]) -> DataRequest:
+    _refuse_filter(params.get("filter"))
+    return DataRequest(
+        table=read_table(params),
+        select=_read_select(params.get("select")),
+        limit=_read_limit(params.get("limit")),
+        map_fields=_read_map_fields(params.get("mapFields")),
+    )
+
+
+def _refuse_filter(value: Any) -> None:
+    # Applying part of a filter, or none of it, would give a report wrong numbers without
+    # any error; until the filter dialect is implemented every non-empty filter is refused.
+    if value in (None, "", [], {}):
+        return
+    raise UnsupportedParameter(
+        "Filters are not supported by this version of the connector yet: remove the report's "
+        "filters or the `filter` parameter."
+    )
+
+
+def _read_host(raw: Mapping[str, Any]) -> str:
+    host = _required_text(raw, "host", "connection[host]").strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(host):
+        raise InvalidRequest(
+            "connection[host] must be a host name or an IP address, without a scheme, port "
+            f"or path; got {host!r}."
+        )
+    return host
+
+
+def _read_port(raw: Mapping[str, Any], default: int) -> int:
+    value = raw.get("port")
+    if value in (None, ""):
+        return default
+    port = _integer(value, "connection[port]")
+    if not 1 <= port <= 65535:
+        raise InvalidRequest(f"connection[port] must be between 1 and 65535; got {port}.")
+    return port
+
+
+def _read_select(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(_text_list(value, "select")) or None
+
+
+def _read_limit(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    limit = _integer(value, "limit")
+    if limit < 0:
+        raise InvalidRequest(f"limit must be zero or a positive integer; got {limit}.")
+    return limit
+
+
+def _read_map_fields(value: Any) -> dict[str, str]:
+    if value in (None, "", [], {}):
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidRequest("mapFields must map external field codes to dataset field names.")
+    return {str(code): _scalar_text(name, f"mapFields[{code}]") for code, name in value.items()}
+
+
+def _integer(value: Any, key: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidRequest(f"{key} must be an integer; got {value!r}.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+        return int(value)
+    raise InvalidRequest(f"{key} must be an integer; got {value!r}.")
+
+
+def _text_list(value: Any, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        raise InvalidRequest(f"{key} must be a list of field names.")
+    return [_scalar_text(item, f"{key}[{index}]") for index, item in items]
+
+
+def _required_text(raw: Mapping[str, Any], name: str, key: str) -> str:
+    value = _optional_text(raw, name, key)
+    if not value:
+        raise InvalidRequest(f"{key} is required.")
+    return value
+
+
+def _optional_text(raw: Mapping[str, Any], name: str, key: str) -> str | None:
+    value = raw.get(name)
+    return None if value is None else _scalar_text(value, key)
+
+
+def _scalar_text(value: Any, key: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidRequest(f"{key} must be a single value, not {type(value).__name__}.")

@@ -1,0 +1,56 @@
+"""Shared fixtures: the databases, the running service, and a portal that calls it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from biconnector.settings import Settings
+from tests.support.databases import Database, mysql_database, postgres_database
+from tests.support.service import Encoding, Portal, running_service
+
+ENGINES = ["mysql", "postgresql"]
+ENCODINGS: list[Encoding] = ["form", "json"]
+
+
+def make_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"db_connection_timeout": 3.0, **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[str]:
+    with running_service(make_settings()) as base_url:
+        yield base_url
+
+
+@pytest.fixture(params=ENCODINGS)
+def portal(request: pytest.FixtureRequest, service: str) -> Portal:
+    """A portal calling the service, once with form bodies and once with JSON bodies."""
+    return Portal(service, request.param)
+
+
+@pytest.fixture
+def form_portal(service: str) -> Portal:
+    return Portal(service, "form")
+
+
+@pytest.fixture(scope="session")
+def pg_db() -> Iterator[Database]:
+    with postgres_database() as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def mysql_db() -> Iterator[Database]:
+    with mysql_database() as database:
+        yield database
+
+
+@pytest.fixture(params=ENGINES)
+def db(request: pytest.FixtureRequest) -> Database:
+    """The test database of each engine in turn."""
+    fixture = "mysql_db" if request.param == "mysql" else "pg_db"
+    database: Database = request.getfixturevalue(fixture)
+    return database

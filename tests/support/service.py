@@ -1,0 +1,72 @@
+"""The service running for real: uvicorn on a loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import httpx
+import uvicorn
+
+from biconnector.app import create_app
+from biconnector.settings import Settings
+from tests.support.php import http_build_query
+
+Encoding = Literal["form", "json"]
+
+
+@contextlib.contextmanager
+def running_service(settings: Settings) -> Iterator[str]:
+    """Serve the application on 127.0.0.1 and yield its base URL until exit."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class Portal:
+    """Calls the service the way a Bitrix24 portal does, in either encoding."""
+
+    def __init__(self, base_url: str, encoding: Encoding = "form") -> None:
+        self.base_url = base_url
+        self.encoding = encoding
+
+    def call(
+        self, engine: str, action: str, params: Mapping[str, Any], *, legacy: bool = False
+    ) -> httpx.Response:
+        if legacy:
+            url = f"{self.base_url}/?connection_type={engine}&action={action}"
+        else:
+            url = f"{self.base_url}/connectors/{engine}/{action}"
+        if self.encoding == "json":
+            content = json.dumps(params).encode()
+            headers = {"Content-Type": "application/json"}
+        else:
+            content = http_build_query(params).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return httpx.post(url, content=content, headers=headers, timeout=60)
+
+    def ok(self, engine: str, action: str, params: Mapping[str, Any]) -> Any:
+        """The decoded answer of a call that must succeed the way Bitrix24 counts success."""
+        response = self.call(engine, action, params)
+        assert response.status_code == 200, response.text
+        assert response.content, "Bitrix24 counts an empty body as a failure"
+        return response.json()
