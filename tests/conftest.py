@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,10 @@ ENGINES = ["mysql", "postgresql"]
 ENCODINGS: list[Encoding] = ["form", "json"]
 
 
-def make_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"db_connection_timeout": 3.0, **overrides}
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests: no `.env` file, and a short connect timeout."""
+    values: dict[str, Any] = {"db_connection_timeout": 3.0, **overrides}
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,12 @@ import pytest
 
 from tests.conftest import ENGINES
 from tests.support.databases import Database, mysql_admin, unique_name
-from tests.support.servers import PasswordPostgres, password_postgres, silent_listener, tcp_forwarder
+from tests.support.servers import (
+    PasswordPostgres,
+    password_postgres,
+    silent_listener,
+    tcp_forwarder,
+)
 from tests.support.service import Portal
 
 ACTIONS = ["check", "table_list", "table_description", "data"]
@@ -110,7 +115,9 @@ def test_a_wrong_password_fails_on_every_endpoint(
     assert WRONG_PASSWORD not in response.text
 
 
-def test_an_empty_password_is_refused_too(form_portal: Portal, password_server: dict[str, Any]) -> None:
+def test_an_empty_password_is_refused_too(
+    form_portal: Portal, password_server: dict[str, Any]
+) -> None:
     engine, connection = _split(password_server)
     connection["password"] = ""
 
@@ -133,7 +140,9 @@ def test_an_unknown_database_is_named(portal: Portal, db: Database) -> None:
 def test_a_database_name_cannot_carry_connection_options(
     form_portal: Portal, db: Database, database: str
 ) -> None:
-    response = form_portal.call(db.engine, "check", {"connection": db.connection(database=database)})
+    response = form_portal.call(
+        db.engine, "check", {"connection": db.connection(database=database)}
+    )
 
     assert_error(response, 422, "unknown_database", repr(database))
 
@@ -157,7 +166,12 @@ def test_an_unresolvable_host_is_reported(form_portal: Portal, db: Database) -> 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_silent_server_cannot_hold_the_request(form_portal: Portal, engine: str) -> None:
     with silent_listener() as listener:
-        connection = {"host": "127.0.0.1", "port": listener.port, "database": "x", "username": "u"}
+        connection = {
+            "host": "127.0.0.1",
+            "port": listener.port,
+            "database": "x",
+            "username": "u",
+        }
 
         response = form_portal.call(engine, "check", {"connection": connection})
 

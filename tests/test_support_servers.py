@@ -45,9 +45,7 @@ def _select_one_from_postgresql(host: str, port: int) -> object:
 
 def _select_one_from_mariadb(host: str, port: int) -> object:
     with (
-        pymysql.connect(
-            host=host, port=port, user="root", password="", connect_timeout=5
-        ) as conn,
+        pymysql.connect(host=host, port=port, user="root", password="", connect_timeout=5) as conn,
         conn.cursor() as cursor,
     ):
         cursor.execute("SELECT 1")

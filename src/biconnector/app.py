@@ -6,12 +6,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -67,11 +68,9 @@ async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
         rows = session.rows(table.name, infos, request.limit)
         # The first batch is read before the status line is sent, so a failing query still
         # gets a proper error status; the session closes when the last byte is written.
-        first = await anext(rows, [])
+        first: Sequence[Sequence[Any]] = await anext(rows, [])
         body = export.body([name for name, _ in selected], [i.encode for i in infos], first, rows)
-        return StreamingResponse(
-            _closing(body, stack.pop_all()), media_type="application/json"
-        )
+        return StreamingResponse(_closing(body, stack.pop_all()), media_type="application/json")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -136,9 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ) from exc
 
     async def connector(request: Request) -> Response:
-        return await dispatch(
-            request.path_params["engine"], request.path_params["action"], request
-        )
+        return await dispatch(request.path_params["engine"], request.path_params["action"], request)
 
     async def legacy(request: Request) -> Response:
         # The PHP implementation registered URLs of this form; connectors created by it keep
@@ -157,7 +154,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", legacy, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ],
-        exception_handlers={ConnectorError: _connector_error, Exception: _unexpected_error},
+        exception_handlers={
+            ConnectorError: _connector_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
@@ -172,6 +173,14 @@ async def _connector_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConnectorError)
     body = _error_body(request, exc.code, exc.message)
     return JSONResponse(body, status_code=exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods, raised by the router.
+    assert isinstance(exc, HTTPException)
+    code = "not_found" if exc.status_code == 404 else "invalid_request"
+    body = _error_body(request, code, exc.detail)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

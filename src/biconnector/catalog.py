@@ -48,12 +48,12 @@ def search(tables: Sequence[Table], text: str) -> list[Table]:
 async def find_table(session: Session, wanted: str) -> Table:
     """The table whose code is `wanted`; its real name is accepted too, ignoring case."""
     tables = await list_tables(session)
-    for matches in (
-        lambda t: t.code == wanted,
-        lambda t: t.title == wanted,
-        lambda t: t.title.casefold() == wanted.casefold(),
+    folded = wanted.casefold()
+    for found in (
+        [table for table in tables if table.code == wanted],
+        [table for table in tables if table.title == wanted],
+        [table for table in tables if table.title.casefold() == folded],
     ):
-        found = [table for table in tables if matches(table)]
         if len(found) == 1:
             return found[0]
     raise NotFound(f"No table {wanted!r} in this database: call table_list for the codes.")
@@ -64,7 +64,9 @@ async def describe(session: Session, table: Table) -> list[Column]:
     if not infos:
         raise NotFound(f"The table {table.code!r} has no columns this user may read.")
     codes = field_codes(info.name for info in infos)
-    return [Column(info, codes[info.name], display_name(info.name, codes[info.name])) for info in infos]
+    return [
+        Column(info, codes[info.name], display_name(info.name, codes[info.name])) for info in infos
+    ]
 
 
 def resolve_select(

@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     uvicorn.run(
         "biconnector.app:create_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=args.host or settings.bind_host,
+        port=args.port or settings.bind_port,
         log_config=None,
         access_log=False,
     )

@@ -31,8 +31,8 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "production"] = "development"
     app_domain: str = "http://127.0.0.1:8000"
-    host: str = Field("127.0.0.1", validation_alias="BIND_HOST")
-    port: int = Field(8000, ge=1, le=65535, validation_alias="BIND_PORT")
+    bind_host: str = "127.0.0.1"
+    bind_port: int = Field(8000, ge=1, le=65535)
     log_level: str = "INFO"
     db_connection_timeout: float = Field(10.0, gt=0, le=250)
     db_statement_timeout: float = Field(300.0, gt=0)
@@ -52,7 +52,9 @@ class Settings(BaseSettings):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("expected an IANA time zone name such as UTC or Europe/Berlin") from exc
+            raise ValueError(
+                "expected an IANA time zone name such as UTC or Europe/Berlin"
+            ) from exc
         return value
 
     @cached_property

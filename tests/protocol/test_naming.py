@@ -26,9 +26,7 @@ CREATED_AT_VARIANTS = ["created_at", "CreatedAt", "Created At", "CREATED_AT"]
 # Names that collide with one another, mixed into generated text to make collisions common.
 CLASHING = st.sampled_from(["a", "A", "a b", "a-b", "A_B", "a_b", "AB", "aB", "!", "", "1"])
 NAMES = CLASHING | st.text(max_size=12)
-SCHEMAS = (
-    st.none() | st.sampled_from(["public", "sales", "Sales", "a", ""]) | st.text(max_size=80)
-)
+SCHEMAS = st.none() | st.sampled_from(["public", "sales", "Sales", "a", ""]) | st.text(max_size=80)
 TABLE_NAMES = st.builds(TableName, SCHEMAS, NAMES | st.text(max_size=80))
 
 
@@ -196,8 +194,7 @@ def test_exact_owner_keeps_the_code_among_colliding_columns() -> None:
 
     assert codes["CREATED_AT"] == "CREATED_AT"
     assert all(
-        re.match(r"^CREATED_AT_[0-9A-F]{6}$", codes[name])
-        for name in codes.keys() - {"CREATED_AT"}
+        re.match(r"^CREATED_AT_[0-9A-F]{6}$", codes[name]) for name in codes.keys() - {"CREATED_AT"}
     )
     assert_valid_fields(codes)
 
@@ -280,9 +277,7 @@ def test_adding_the_exact_code_moves_its_former_holder_to_a_suffixed_code() -> N
 
 @PROPERTY
 @given(st.lists(NAMES, unique=True), NAMES)
-def test_a_new_column_renames_at_most_the_holder_of_its_code(
-    existing: list[str], new: str
-) -> None:
+def test_a_new_column_renames_at_most_the_holder_of_its_code(existing: list[str], new: str) -> None:
     before = field_codes(existing)
     after = field_codes([*existing, new])
 
@@ -313,15 +308,11 @@ def test_suffixes_that_clash_are_lengthened_until_unique() -> None:
     ("table", "default_schema", "code"),
     [
         pytest.param(TableName("public", "orders"), "public", "orders", id="default-schema"),
-        pytest.param(
-            TableName("sales", "orders"), "public", "sales__orders", id="other-schema"
-        ),
+        pytest.param(TableName("sales", "orders"), "public", "sales__orders", id="other-schema"),
         pytest.param(
             TableName("Sales", "OrderItems"), "public", "sales__order_items", id="derived-parts"
         ),
-        pytest.param(
-            TableName("2024", "orders"), "public", "t_2024__orders", id="digit-schema"
-        ),
+        pytest.param(TableName("2024", "orders"), "public", "t_2024__orders", id="digit-schema"),
         pytest.param(
             TableName("public", "orders"), "sales", "public__orders", id="configured-schema"
         ),

@@ -71,8 +71,8 @@ def check_value(type_name: str, value: Any) -> None:
     elif type_name == "double":
         assert isinstance(value, int | float) or NUMBER_TEXT.match(value), value
     elif type_name == "date":
-        assert isinstance(value, str) and DATE.match(value), value
+        assert DATE.match(str(value)), value
     elif type_name == "datetime":
-        assert isinstance(value, str) and DATETIME.match(value), value
+        assert DATETIME.match(str(value)), value
     else:
         assert isinstance(value, str), value

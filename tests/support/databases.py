@@ -29,7 +29,9 @@ CREATE TABLE {q}Users{q} (id INT PRIMARY KEY, {q}UserName{q} VARCHAR(50), email 
 INSERT INTO {q}Users{q} VALUES (1, 'Anna', 'anna@example.com'), (2, 'Boris', NULL);
 CREATE TABLE {q}order-items{q} (id INT, {q}order{q} INT, {q}select{q} VARCHAR(10));
 INSERT INTO {q}order-items{q} VALUES (1, 10, 'x');
-CREATE TABLE {q}Заказы{q} ({q}Номер{q} INT, {q}ИмяКлиента{q} VARCHAR(50), {q}Сумма заказа{q} DECIMAL(12,2));
+CREATE TABLE {q}Заказы{q} (
+    {q}Номер{q} INT, {q}ИмяКлиента{q} VARCHAR(50), {q}Сумма заказа{q} DECIMAL(12,2)
+);
 INSERT INTO {q}Заказы{q} VALUES (1, 'Иван', 100.50);
 CREATE TABLE {q}Café Crème{q} ({q}prénom{q} VARCHAR(20), {q}Größe{q} INT);
 INSERT INTO {q}Café Crème{q} VALUES ('Zoë', 3);
@@ -41,7 +43,8 @@ CREATE TABLE {q}InvoiceLine{q} (
     {q}InvoiceLineId{q} INT, created_at DATE, {q}CreatedAt{q} DATE, {q}Created At{q} DATE,
     {q}Created-At{q} DATE, {q}{long_one}{q} INT, {q}{long_two}{q} INT
 );
-INSERT INTO {q}InvoiceLine{q} VALUES (1, '2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', 5, 6);
+INSERT INTO {q}InvoiceLine{q}
+VALUES (1, '2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', 5, 6);
 CREATE VIEW {q}ActiveUsers{q} AS SELECT id, {q}UserName{q} FROM {q}Users{q} WHERE email IS NOT NULL;
 """
 
@@ -112,7 +115,7 @@ SET SESSION sql_mode = '';
 SET SESSION time_zone = '+00:00';
 INSERT INTO all_types VALUES (
     1, -128, 1, 32767, -8388608, 2147483647, 4294967295, -9223372036854775808,
-    18446744073709551615, b'10100101', b'1111111111111111111111111111111111111111111111111111111111111111',
+    18446744073709551615, b'10100101', 18446744073709551615,
     1.5, 3.141592653589793, 1234567890123456789012345678.0123456789, 0.1,
     '2025-05-31', '2025-05-31 23:59:59', '2025-05-31 23:59:59.999999', '2025-05-31 21:00:00',
     '2025-05-31 21:00:00.5', '-838:59:59', 2025, 'abc', 'Привет, "мир"\\n', 'Ünïcödé \\\\ back',
@@ -173,15 +176,21 @@ def unique_name(prefix: str) -> str:
 @contextlib.contextmanager
 def postgres_database() -> Iterator[Database]:
     name = unique_name("bc_test")
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname="postgres", autocommit=True) as admin:
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname="postgres", autocommit=True
+    ) as admin:
         admin.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0".encode())
     try:
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname=name, autocommit=True) as conn:
+        with psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname=name, autocommit=True
+        ) as conn:
             for statement in [*common_tables('"'), *_statements(PG_EXTRA)]:
                 conn.execute(statement.encode())
         yield Database("postgresql", PG_HOST, PG_PORT, name, PG_ADMIN)
     finally:
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname="postgres", autocommit=True) as admin:
+        with psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname="postgres", autocommit=True
+        ) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
@@ -204,7 +213,12 @@ def mysql_database() -> Iterator[Database]:
 @contextlib.contextmanager
 def mysql_admin() -> Iterator[Any]:
     conn = pymysql.connect(
-        host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_ADMIN, password="", charset="utf8mb4", autocommit=True
+        host=MYSQL_HOST,
+        port=MYSQL_PORT,
+        user=MYSQL_ADMIN,
+        password="",
+        charset="utf8mb4",
+        autocommit=True,
     )
     try:
         with conn.cursor() as cursor:
@@ -215,5 +229,7 @@ def mysql_admin() -> Iterator[Any]:
 
 @contextlib.contextmanager
 def postgres_admin(database: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname=database, autocommit=True) as conn:
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname=database, autocommit=True
+    ) as conn:
         yield conn

@@ -188,9 +188,7 @@ def _free_port(host: str) -> int:
 
 
 @contextlib.contextmanager
-def tcp_forwarder(
-    target_host: str, target_port: int, listen_host: str = "::1"
-) -> Iterator[int]:
+def tcp_forwarder(target_host: str, target_port: int, listen_host: str = "::1") -> Iterator[int]:
     """Forward every connection to listen_host on the yielded port to the target."""
     _require_loopback(target_host)
     forwarder = _Forwarder((target_host, target_port))
@@ -322,14 +320,10 @@ def _port_of(server: socket.socket) -> int:
 
 
 @contextlib.contextmanager
-def _accepting(
-    server: socket.socket, handle: Callable[[socket.socket], None]
-) -> Iterator[None]:
+def _accepting(server: socket.socket, handle: Callable[[socket.socket], None]) -> Iterator[None]:
     """Hand each connection to handle on a background thread; owns and closes server."""
     stopping = threading.Event()
-    thread = threading.Thread(
-        target=_accept_until, args=(server, handle, stopping), daemon=True
-    )
+    thread = threading.Thread(target=_accept_until, args=(server, handle, stopping), daemon=True)
     with server:
         thread.start()
         try:

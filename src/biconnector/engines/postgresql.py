@@ -94,6 +94,8 @@ def _expression(column: ColumnInfo) -> sql.Composable:
 
 
 class PostgresSession(Session):
+    default_schema: str
+
     def __init__(self, connection: psycopg.AsyncConnection[Any], schema: str | None) -> None:
         self._connection = connection
         self._schema_filter = schema
@@ -208,7 +210,9 @@ def _translate(exc: psycopg.Error, connection: ConnectionSettings) -> DatabaseEr
     detail = str(exc)
     logger.info("postgresql connection failed: %s", detail)
     where = f"PostgreSQL at {connection.host}:{connection.port}"
-    if any(sign in detail for sign in _BAD_CREDENTIALS) or _mentions(detail, "role", "does not exist"):
+    if any(sign in detail for sign in _BAD_CREDENTIALS) or _mentions(
+        detail, "role", "does not exist"
+    ):
         return AuthenticationFailed(
             f"{where} refused the user name or the password for user "
             f"{connection.username!r}: check both in the source's settings."

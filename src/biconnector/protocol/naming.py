@@ -20,8 +20,9 @@ table_list and table_description). Real names are mapped to codes like this:
   short hash of the name.
 - A code that is too long is cut and ends with ``_`` and a short hash of the real name.
 
-Hashes are the first hex digits of BLAKE2b over the UTF-8 real name (for tables, over the schema
-and name together), so they are the same on every call and every replica.
+Hashes are the first hex digits of BLAKE2b over the UTF-8 real name; for a table's length and
+collision suffixes, over its schema and name together (as a JSON pair, so that no two tables
+share the input). They are the same on every call and every replica.
 
 When several real names give the same code, the code goes to the best of them: first the name
 that is exactly the code, then a name that differs from it only in ASCII case (``created_at``
@@ -210,9 +211,7 @@ def _settle(claims: list[_Claim[_Key]], style: _Style) -> dict[_Key, str]:
     return {claim.key: codes[claim.key] for claim in claims}
 
 
-def _suffix_losers(
-    losers: list[_Claim[_Key]], taken: set[str], style: _Style
-) -> dict[_Key, str]:
+def _suffix_losers(losers: list[_Claim[_Key]], taken: set[str], style: _Style) -> dict[_Key, str]:
     """Suffix each loser with its own hash, lengthening hashes until no code is shared."""
     lengths = dict.fromkeys((loser.key for loser in losers), _HASH_LENGTH)
     while True:

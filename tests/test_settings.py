@@ -1,0 +1,99 @@
+"""Settings: names, defaults, validation, and documentation kept honest."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from biconnector.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIABLES = [name.upper() for name in Settings.model_fields]
+
+
+@pytest.mark.parametrize(
+    ("name", "level"),
+    [("DEBUG", logging.DEBUG), ("notice", logging.INFO), ("WARNING", logging.WARNING),
+     ("ALERT", logging.CRITICAL), ("EMERGENCY", logging.CRITICAL)],
+    ids=["debug", "notice-lower-case", "warning", "alert", "emergency"],
+)  # fmt: skip
+def test_log_levels_of_the_php_implementation_are_understood(name: str, level: int) -> None:
+    assert Settings(_env_file=None, log_level=name).logging_level == level
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "hint"),
+    [("LOG_LEVEL", "LOUD", "DEBUG"), ("EXPORT_TIMEZONE", "Mars/Base", "IANA"),
+     ("DB_CONNECTION_TIMEOUT", "0", "greater than 0"), ("APP_ENV", "staging", "production")],
+    ids=["log-level", "time-zone", "timeout", "app-env"],
+)  # fmt: skip
+def test_an_invalid_variable_stops_the_start_naming_it(
+    variable: str, value: str, hint: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "biconnector", "serve"],
+        env={"PATH": "/usr/bin:/bin", variable: value},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert hint in result.stderr
+
+
+def test_settings_are_read_from_a_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("EXPORT_TIMEZONE=Europe/Berlin\nDB_CONNECTION_TIMEOUT=4.5\n")
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings()
+
+    assert settings.export_timezone == "Europe/Berlin"
+    assert settings.db_connection_timeout == 4.5
+
+
+def test_the_defaults_need_nothing_configured() -> None:
+    settings = Settings(_env_file=None)
+
+    assert settings.app_env == "development"
+    assert settings.export_timezone == "UTC"
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, db_statement_timeout=0)
+
+
+@pytest.mark.parametrize("variable", VARIABLES)
+def test_every_setting_is_documented(variable: str) -> None:
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+
+    assert re.search(rf"^{variable}=", example, re.MULTILINE), f"{variable} not in .env.example"
+    assert f"`{variable}`" in readme, f"{variable} not in the README"
+
+
+@pytest.mark.parametrize("action", ["check", "table_list", "table_description", "data"])
+def test_every_endpoint_is_in_the_readme(action: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    assert f"/connectors/{{engine}}/{action}" in readme
+
+
+def test_every_make_target_in_the_readme_exists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+
+    for target in set(re.findall(r"`make ([a-z-]+)`", readme)):
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
