@@ -103,8 +103,12 @@ def utc_datetime_in(zone: tzinfo) -> Encoder:
         formatted = datetime_text(value)
         if formatted == NULL:
             return formatted
-        moment = datetime.fromisoformat(formatted[1:-1]).replace(tzinfo=UTC).astimezone(zone)
-        return f'"{moment:%Y-%m-%d %H:%M:%S}"'
+        try:
+            moment = datetime.fromisoformat(formatted[1:-1]).replace(tzinfo=UTC).astimezone(zone)
+        except OverflowError:
+            # The local time falls outside years 1 to 9999, which Bitrix24 cannot store either.
+            return NULL
+        return f'"{moment.replace(tzinfo=None).isoformat(" ", "seconds")}"'
 
     return encode
 

@@ -144,9 +144,8 @@ def _read_map_fields(value: Any) -> dict[str, str]:
 
 
 def _integer(value: Any, key: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidRequest(f"{key} must be an integer; got {value!r}.")
-    if isinstance(value, int):
+    # Eighteen digits keep every accepted value inside a signed 64-bit SQL integer.
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18:
         return value
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
         return int(value)
