@@ -275,3 +275,8 @@ def test_views_and_partitioned_tables_export_their_rows(
     ]
     assert data(form_portal, pg_db, "sales_data__orders") == [["ID", "TOTAL"], [7, 70.5]]
     assert data(form_portal, pg_db, "active_users") == [["ID", "USER_NAME"], [1, "Anna"]]
+
+
+def test_quotes_and_semicolons_in_names_are_only_names(portal: Portal, db: Database) -> None:
+    assert describe(portal, db, "we_ird_name") == [{"code": "CO_L", "name": 'co"l`', "type": "int"}]
+    assert data(portal, db, "we_ird_name") == [["CO_L"], [1]]

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 from typing import Any
 
 from starlette.applications import Starlette
@@ -65,13 +65,16 @@ async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
         columns = await catalog.describe(session, table)
         selected = catalog.resolve_select(columns, request.select, request.map_fields)
         infos = [column.info for _, column in selected]
-        rows = session.rows(table.name, infos, request.limit)
+        rows = await stack.enter_async_context(
+            aclosing(session.rows(table.name, infos, request.limit))
+        )
         # The first batch is read before the status line is sent, so a failing query still
-        # gets a proper error status; the session closes when the last byte is written.
+        # gets a proper error status. The cursor and the session close when the last byte is
+        # written, or when the client goes away.
         first: Sequence[Sequence[Any]] = await anext(rows, [])
         body = export.body([name for name, _ in selected], [i.encode for i in infos], first, rows)
-        return StreamingResponse(_closing(body, stack.pop_all()), media_type="application/json")
-    raise AssertionError("unreachable")  # pragma: no cover
+        response = StreamingResponse(_closing(body, stack.pop_all()), media_type="application/json")
+    return response
 
 
 async def _closing(chunks: AsyncIterator[bytes], stack: AsyncExitStack) -> AsyncIterator[bytes]:

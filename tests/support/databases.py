@@ -50,6 +50,8 @@ CREATE VIEW {q}ActiveUsers{q} AS SELECT id, {q}UserName{q} FROM {q}Users{q} WHER
 
 PG_EXTRA = """
 ALTER TABLE "InvoiceLine" ADD COLUMN "CREATED_AT" DATE;
+CREATE TABLE "we""ird`; name" ("co""l`" INT);
+INSERT INTO "we""ird`; name" VALUES (1);
 CREATE MATERIALIZED VIEW sales_summary AS SELECT count(*) AS users FROM "Users";
 CREATE TABLE events (id INT, happened DATE) PARTITION BY RANGE (happened);
 CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
@@ -99,6 +101,8 @@ INSERT INTO all_types VALUES (
 """
 
 MYSQL_EXTRA = """
+CREATE TABLE `we"ird``; name` (`co"l``` INT);
+INSERT INTO `we"ird``; name` VALUES (1);
 CREATE TABLE empty_table (id INT, name TEXT);
 CREATE TABLE all_types (
     id INT PRIMARY KEY,

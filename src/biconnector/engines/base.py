@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,7 +50,7 @@ class Session(ABC):
     @abstractmethod
     def rows(
         self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
-    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         """The table's rows as batches, each value still in the driver's own type."""
 
 

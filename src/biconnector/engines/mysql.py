@@ -10,7 +10,7 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -131,7 +131,7 @@ class MySQLSession(Session):
 
     async def rows(
         self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
-    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         select = ", ".join(_expression(column) for column in columns)
         query = f"SELECT {select} FROM {quote(self._database)}.{quote(table.name)}"
         if limit is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -115,7 +115,7 @@ class PostgresSession(Session):
 
     async def rows(
         self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
-    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         query = sql.SQL("SELECT {} FROM {}").format(
             sql.SQL(", ").join(_expression(column) for column in columns),
             sql.Identifier(table.schema or self.default_schema, table.name),
