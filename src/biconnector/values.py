@@ -78,22 +78,12 @@ def binary(value: Any) -> str:
 
 def date_text(value: Any) -> str:
     """A date from the database's ISO text; zero, BC and out-of-range dates become null."""
-    if value is None:
-        return NULL
-    match = _DATE.match(str(value))
-    if match is None or _is_zero_or_before_christ(str(value), match):
-        return NULL
-    return f'"{match.group(0)}"'
+    return _iso_text(value, _DATE)
 
 
 def datetime_text(value: Any) -> str:
     """A date and time from ISO text, cut to whole seconds, never re-zoned."""
-    if value is None:
-        return NULL
-    match = _DATETIME.match(str(value))
-    if match is None or _is_zero_or_before_christ(str(value), match):
-        return NULL
-    return f'"{match.group(0).replace("T", " ")}"'
+    return _iso_text(value, _DATETIME)
 
 
 def utc_datetime_in(zone: tzinfo) -> Encoder:
@@ -111,6 +101,16 @@ def utc_datetime_in(zone: tzinfo) -> Encoder:
         return f'"{moment.replace(tzinfo=None).isoformat(" ", "seconds")}"'
 
     return encode
+
+
+def _iso_text(value: Any, pattern: re.Pattern[str]) -> str:
+    if value is None:
+        return NULL
+    raw = str(value)
+    match = pattern.match(raw)
+    if match is None or _is_zero_or_before_christ(raw, match):
+        return NULL
+    return f'"{match.group(0).replace("T", " ")}"'
 
 
 def _is_zero_or_before_christ(raw: str, match: re.Match[str]) -> bool:
