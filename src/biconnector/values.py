@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -77,7 +77,7 @@ def binary(value: Any) -> str:
 
 
 def date_text(value: Any) -> str:
-    """A date from the database's ISO text; zero, BC and out-of-range dates become null."""
+    """A date from the database's ISO text; zero, impossible, BC and out-of-range dates become null."""
     return _iso_text(value, _DATE)
 
 
@@ -108,13 +108,19 @@ def _iso_text(value: Any, pattern: re.Pattern[str]) -> str:
         return NULL
     raw = str(value)
     match = pattern.match(raw)
-    if match is None or _is_zero_or_before_christ(raw, match):
+    if match is None or raw.endswith(" BC") or not _is_calendar_date(match):
         return NULL
     return f'"{match.group(0).replace("T", " ")}"'
 
 
-def _is_zero_or_before_christ(raw: str, match: re.Match[str]) -> bool:
-    # MySQL stores '0000-00-00' and dates with a zero month or day; PostgreSQL writes years
-    # beyond 9999 with more digits, dates before year 1 with " BC", and infinity as words.
+def _is_calendar_date(match: re.Match[str]) -> bool:
+    # MySQL stores '0000-00-00', dates with a zero month or day and, under ALLOW_INVALID_DATES,
+    # days such as 2024-02-31; PHP would reject or roll them over. PostgreSQL writes years
+    # beyond 9999 with more digits (which the pattern refuses), BC dates with " BC", and
+    # infinity as words.
     year, month, day = (int(part) for part in match.groups()[:3])
-    return year == 0 or month == 0 or day == 0 or raw.endswith(" BC")
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True

@@ -115,7 +115,7 @@ CREATE TABLE all_types (
     c_enum ENUM('small', 'large'), c_set SET('a', 'b', 'c'), c_json JSON, c_binary BINARY(4),
     c_varbinary VARBINARY(10), c_blob BLOB, c_point POINT, c_uuid UUID
 );
-SET SESSION sql_mode = '';
+SET SESSION sql_mode = 'ALLOW_INVALID_DATES';
 SET SESSION time_zone = '+00:00';
 INSERT INTO all_types VALUES (
     1, -128, 1, 32767, -8388608, 2147483647, 4294967295, -9223372036854775808,
@@ -127,7 +127,7 @@ INSERT INTO all_types VALUES (
     '123e4567-e89b-12d3-a456-426614174000'
 ), (
     2, 0, 0, 0, 0, 0, 0, 0, 9223372036854775807, b'0', b'0', 0, 0, 0, 0,
-    '0000-00-00', '0000-00-00 00:00:00', '2025-00-00 00:00:00', '0000-00-00 00:00:00', NULL,
+    '2024-02-30', '0000-00-00 00:00:00', '2025-00-00 00:00:00', '0000-00-00 00:00:00', NULL,
     '00:00:00', 0, '', '', '', 'small', '', '[]', X'00000000', X'', X'', NULL, NULL
 ), (
     3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
