@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from biconnector.settings import Settings
 from tests.support.databases import Database, mysql_database, postgres_database
-from tests.support.service import Encoding, Portal, running_service
+from tests.support.service import SENT_PASSWORDS, Encoding, Portal, running_service
 
 ENGINES = ["mysql", "postgresql"]
 ENCODINGS: list[Encoding] = ["form", "json"]
@@ -56,3 +57,32 @@ def db(request: pytest.FixtureRequest) -> Database:
     fixture = "mysql_db" if request.param == "mysql" else "pg_db"
     database: Database = request.getfixturevalue(fixture)
     return database
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_password_in_the_log() -> Iterator[None]:
+    """Every test also checks that no password a portal sent reached any log line.
+
+    The service runs in this process, so its records (and its drivers') reach the root
+    logger; DEBUG is switched on so that the most talkative level is searched too.
+    """
+    root, recorder = logging.getLogger(), _Recorder()
+    level = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(recorder)
+        root.setLevel(level)
+    leaked = {p for p in SENT_PASSWORDS for line in recorder.lines if p in line}
+    assert not leaked, "a password reached the log"

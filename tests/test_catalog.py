@@ -177,25 +177,49 @@ def test_a_system_table_is_not_described(form_portal: Portal, db: Database) -> N
 
 @pytest.fixture(scope="module")
 def reader(pg_db: Database, mysql_db: Database) -> Iterator[dict[str, dict[str, Any]]]:
-    """A user of each engine that may read the Users table only."""
-    name = unique_name("bc_reader")
+    """A user of each engine with every way of being allowed, or not, to read a table.
+
+    It may read ``Users`` by a grant of its own, ``select`` through a role, one column of
+    ``Café Crème``, and may only insert into ``order-items``; on MySQL a view it may read has
+    lost its table.
+    """
+    name, role = unique_name("bc_reader"), unique_name("bc_role")
     with postgres_admin(pg_db.name) as admin:
-        admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw'".encode())
+        admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'reader-pw-4417'".encode())
+        admin.execute(f"CREATE ROLE {role}".encode())
+        admin.execute(f"GRANT {role} TO {name}".encode())
         admin.execute(f'GRANT SELECT ON "Users" TO {name}'.encode())
+        admin.execute(f'GRANT SELECT ON "select" TO {role}'.encode())
+        admin.execute(f'GRANT SELECT ("prénom") ON "Café Crème" TO {name}'.encode())
+        admin.execute(f'GRANT INSERT ON "order-items" TO {name}'.encode())
     with mysql_admin() as admin:
-        admin.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY 'pw'")
-        admin.execute(f"GRANT SELECT ON `{mysql_db.name}`.`Users` TO '{name}'@'%'")
+        db = f"`{mysql_db.name}`"
+        admin.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY 'reader-pw-4417'")
+        admin.execute(f"CREATE ROLE {role}")
+        admin.execute(f"GRANT {role} TO '{name}'@'%'")
+        admin.execute(f"SET DEFAULT ROLE {role} FOR '{name}'@'%'")
+        admin.execute(f"GRANT SELECT ON {db}.`Users` TO '{name}'@'%'")
+        admin.execute(f"GRANT SELECT ON {db}.`select` TO {role}")
+        admin.execute(f"GRANT SELECT (`prénom`) ON {db}.`Café Crème` TO '{name}'@'%'")
+        admin.execute(f"GRANT INSERT ON {db}.`order-items` TO '{name}'@'%'")
+        admin.execute(f"CREATE TABLE {db}.doomed (id INT)")
+        admin.execute(f"CREATE VIEW {db}.broken_view AS SELECT id FROM {db}.doomed")
+        admin.execute(f"DROP TABLE {db}.doomed")
+        admin.execute(f"GRANT SELECT ON {db}.broken_view TO '{name}'@'%'")
     try:
         yield {
-            "postgresql": pg_db.connection(username=name, password="pw"),
-            "mysql": mysql_db.connection(username=name, password="pw"),
+            "postgresql": pg_db.connection(username=name, password="reader-pw-4417"),
+            "mysql": mysql_db.connection(username=name, password="reader-pw-4417"),
         }
     finally:
         with postgres_admin(pg_db.name) as admin:
-            admin.execute(f"DROP OWNED BY {name}".encode())
+            admin.execute(f"DROP OWNED BY {name}, {role}".encode())
             admin.execute(f"DROP ROLE {name}".encode())
+            admin.execute(f"DROP ROLE {role}".encode())
         with mysql_admin() as admin:
+            admin.execute(f"DROP VIEW `{mysql_db.name}`.broken_view")
             admin.execute(f"DROP USER '{name}'@'%'")
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_tables_the_user_may_not_read_are_not_listed(
@@ -203,4 +227,36 @@ def test_tables_the_user_may_not_read_are_not_listed(
 ) -> None:
     items = form_portal.ok(db.engine, "table_list", {"connection": reader[db.engine]})
 
-    assert items == [{"code": "users", "title": "Users"}]
+    assert sorted(item["code"] for item in items) == ["cafe_creme", "select", "users"]
+
+
+def test_a_schema_the_user_may_not_use_is_refused(
+    portal: Portal, reader: dict[str, dict[str, Any]]
+) -> None:
+    connection = {**reader["postgresql"], "schema": "Sales Data"}
+
+    response = portal.call("postgresql", "check", {"connection": connection})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "unknown_schema"
+    assert "GRANT USAGE" in response.json()["error"]["message"]
+
+
+def test_only_the_columns_the_user_may_read_are_described_and_exported(
+    portal: Portal, db: Database, reader: dict[str, dict[str, Any]]
+) -> None:
+    params = {"connection": reader[db.engine], "table": "cafe_creme"}
+
+    fields = portal.ok(db.engine, "table_description", params)
+    rows = portal.ok(db.engine, "data", {**params, "limit": 20})
+
+    assert [field["code"] for field in fields] == ["PRENOM"]
+    assert rows == [["PRENOM"], ["Zoë"]]
+
+
+def test_a_table_the_user_may_only_write_is_not_found(
+    form_portal: Portal, db: Database, reader: dict[str, dict[str, Any]]
+) -> None:
+    params = {"connection": reader[db.engine], "table": "order_items"}
+
+    assert form_portal.call(db.engine, "data", params).status_code == 404

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ENGINES
-from tests.support.databases import Database, mysql_admin, unique_name
+from tests.support.databases import Database, mysql_admin, postgres_admin, unique_name
 from tests.support.servers import (
     PasswordPostgres,
     password_postgres,
@@ -132,19 +132,70 @@ def test_an_unknown_database_is_named(portal: Portal, db: Database) -> None:
     assert_error(response, 422, "unknown_database", "'no_such_db'")
 
 
+# Each name would connect successfully, or somewhere else, if it were pasted into a URL or a
+# connection string; passed as its own parameter it is just a database that does not exist.
+URL_OPTION = {"postgresql": "application_name=x", "mysql": "charset=utf8mb4"}
+
+
 @pytest.mark.parametrize(
-    "database",
-    ["db?host=/var/run/postgresql", "postgres host=127.0.0.2", "x' port=1 dbname='postgres"],
+    "template",
+    ["{name}?{url_option}", "{name} host=127.0.0.2", "x' port=1 dbname='{name}"],
     ids=["url-query", "conninfo-keywords", "quoted-conninfo"],
 )
 def test_a_database_name_cannot_carry_connection_options(
-    form_portal: Portal, db: Database, database: str
+    form_portal: Portal, db: Database, template: str
 ) -> None:
+    database = template.format(name=db.name, url_option=URL_OPTION[db.engine])
+
     response = form_portal.call(
         db.engine, "check", {"connection": db.connection(database=database)}
     )
 
     assert_error(response, 422, "unknown_database", repr(database))
+
+
+@pytest.fixture
+def pg_without_connect(pg_db: Database) -> Iterator[dict[str, Any]]:
+    """A PostgreSQL database whose CONNECT privilege was taken from everyone but its owner."""
+    database, user = unique_name("bc_closed"), unique_name("bc_outsider")
+    with postgres_admin("postgres") as admin:
+        admin.execute(f"CREATE DATABASE {database}".encode())
+        admin.execute(f"REVOKE CONNECT ON DATABASE {database} FROM PUBLIC".encode())
+        admin.execute(f"CREATE ROLE {user} LOGIN".encode())
+    try:
+        yield pg_db.connection(database=database, username=user)
+    finally:
+        with postgres_admin("postgres") as admin:
+            admin.execute(f"DROP DATABASE {database} WITH (FORCE)".encode())
+            admin.execute(f"DROP ROLE {user}".encode())
+
+
+def test_a_database_the_user_may_not_connect_to_is_named(
+    portal: Portal, pg_without_connect: dict[str, Any]
+) -> None:
+    response = portal.call("postgresql", "check", {"connection": pg_without_connect})
+
+    assert_error(response, 422, "unknown_database", pg_without_connect["database"], "CONNECT")
+
+
+@pytest.mark.parametrize(
+    ("schema", "words"),
+    [
+        ("no_such_schema", ["'no_such_schema'", "case-sensitive"]),
+        ("sales data", ["'sales data'", "case-sensitive"]),
+        ("pg_catalog", ["system schema"]),
+    ],
+    ids=["unknown", "wrong-case", "system"],
+)
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_schema_that_would_list_nothing_is_refused(
+    form_portal: Portal, pg_db: Database, schema: str, words: list[str], action: str
+) -> None:
+    connection = pg_db.connection(schema=schema)
+
+    response = form_portal.call("postgresql", action, params(connection))
+
+    assert_error(response, 422, "unknown_schema", *words)
 
 
 def test_an_unreachable_port_is_reported(portal: Portal, db: Database) -> None:

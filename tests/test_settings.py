@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from biconnector.errors import ConnectorError
 from biconnector.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,17 @@ def test_every_endpoint_is_in_the_readme(action: str) -> None:
     readme = (ROOT / "README.md").read_text()
 
     assert f"/connectors/{{engine}}/{action}" in readme
+
+
+def _error_classes(root: type[ConnectorError]) -> list[type[ConnectorError]]:
+    return [root, *(c for sub in root.__subclasses__() for c in _error_classes(sub))]
+
+
+@pytest.mark.parametrize("error", _error_classes(ConnectorError), ids=lambda error: error.code)
+def test_every_error_code_is_in_the_readme(error: type[ConnectorError]) -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    assert f"| {error.status_code} | `{error.code}` |" in readme
 
 
 def test_every_make_target_in_the_readme_exists() -> None:

@@ -59,6 +59,12 @@ class UnknownDatabase(DatabaseError):
     code = "unknown_database"
 
 
+class UnknownSchema(UnknownDatabase):
+    """The schema named in the settings does not exist or may not be used by this user."""
+
+    code = "unknown_schema"
+
+
 class TlsRequired(DatabaseError):
     """The TLS mode asked for cannot be honoured by this server."""
 

@@ -77,7 +77,7 @@ def binary(value: Any) -> str:
 
 
 def date_text(value: Any) -> str:
-    """A date from the database's ISO text; zero, impossible, BC and out-of-range dates become null."""
+    """A date from the database's ISO text; impossible, BC and 5-digit-year dates are null."""
     return _iso_text(value, _DATE)
 
 

@@ -35,15 +35,24 @@ from biconnector.values import Encoder
 
 logger = logging.getLogger(__name__)
 
+# information_schema shows a table to a user holding any privilege on it, INSERT alone
+# included. COLUMNS.PRIVILEGES names what the current user (with its roles) may do with each
+# column, so a table is listed when at least one column may be read, and only those columns
+# are described. A view whose tables are gone has no columns there, so it is left out too.
 _TABLES = """
-SELECT TABLE_NAME FROM information_schema.TABLES
-WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED')
+SELECT TABLE_NAME FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = %s AND FIND_IN_SET('select', PRIVILEGES)
+  AND TABLE_NAME IN (
+    SELECT TABLE_NAME FROM information_schema.TABLES
+    WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED')
+  )
+GROUP BY TABLE_NAME
 ORDER BY TABLE_NAME
 """
 
 _COLUMNS = """
 SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND FIND_IN_SET('select', PRIVILEGES)
 ORDER BY ORDINAL_POSITION
 """
 
@@ -123,7 +132,8 @@ class MySQLSession(Session):
         await self._fetch("SELECT 1")
 
     async def tables(self) -> list[TableName]:
-        return [TableName(None, name) for (name,) in await self._fetch(_TABLES, self._database)]
+        found = await self._fetch(_TABLES, self._database, self._database)
+        return [TableName(None, name) for (name,) in found]
 
     async def columns(self, table: TableName) -> list[ColumnInfo]:
         found = await self._fetch(_COLUMNS, self._database, table.name)

@@ -20,24 +20,34 @@ from biconnector.errors import (
     HostUnreachable,
     TlsRequired,
     UnknownDatabase,
+    UnknownSchema,
 )
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
 
 logger = logging.getLogger(__name__)
 
-_TABLES = """
+_SYSTEM_SCHEMA = "(n.nspname = 'information_schema' OR n.nspname ~ '^pg_(catalog$|toast|temp_)')"
+
+# A table is listed when the user may read at least one of its columns; with column grants
+# only, the readable columns are the table.
+_TABLES = f"""
 SELECT n.nspname, c.relname
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
   AND NOT c.relispartition
-  AND n.nspname <> 'information_schema'
-  AND n.nspname !~ '^pg_(catalog$|toast|temp_)'
+  AND NOT {_SYSTEM_SCHEMA}
   AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s::text)
   AND has_schema_privilege(n.oid, 'USAGE')
-  AND has_table_privilege(c.oid, 'SELECT')
+  AND has_any_column_privilege(c.oid, 'SELECT')
 ORDER BY n.nspname, c.relname
+"""
+
+_SCHEMA = f"""
+SELECT {_SYSTEM_SCHEMA}, has_schema_privilege(n.oid, 'USAGE')
+FROM pg_catalog.pg_namespace AS n
+WHERE n.nspname = %s
 """
 
 # Domains are read as their base type; arrays, enums and composite types as text.
@@ -53,6 +63,7 @@ WHERE a.attrelid = (
     WHERE n.nspname = %(schema)s AND c.relname = %(name)s
 )
   AND a.attnum > 0 AND NOT a.attisdropped
+  AND has_column_privilege(a.attrelid, a.attnum, 'SELECT')
 ORDER BY a.attnum
 """
 
@@ -137,6 +148,8 @@ class PostgresEngine(Engine):
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
         conn = await self._connect(connection)
         try:
+            if connection.schema is not None:
+                await _require_schema(conn, connection)
             yield PostgresSession(conn, connection.schema)
         finally:
             await conn.close()
@@ -191,6 +204,31 @@ class PostgresEngine(Engine):
         await conn.commit()
 
 
+async def _require_schema(
+    conn: psycopg.AsyncConnection[Any], connection: ConnectionSettings
+) -> None:
+    """Refuse a ``schema`` setting that would leave the source silently empty."""
+    cursor = await conn.execute(_SCHEMA, (connection.schema,))
+    found = await cursor.fetchone()
+    where = f"database {connection.database!r} at {connection.host}:{connection.port}"
+    if found is None:
+        raise UnknownSchema(
+            f"The {where} has no schema named {connection.schema!r}: check its spelling "
+            "(schema names are case-sensitive), or leave the setting empty to list every schema."
+        )
+    is_system, usable = found
+    if is_system:
+        raise UnknownSchema(
+            f"{connection.schema!r} is a system schema of PostgreSQL; name a schema that holds "
+            "your own tables, or leave the setting empty to list every schema."
+        )
+    if not usable:
+        raise UnknownSchema(
+            f"User {connection.username!r} may not use schema {connection.schema!r} in the "
+            f"{where}: the database administrator must GRANT USAGE on it."
+        )
+
+
 _BAD_CREDENTIALS = ("password authentication failed", "no password supplied")
 _UNREACHABLE = (
     "Connection refused",
@@ -220,6 +258,11 @@ def _translate(exc: psycopg.Error, connection: ConnectionSettings) -> DatabaseEr
     if _mentions(detail, "database", "does not exist"):
         return UnknownDatabase(
             f"{where} has no database named {connection.database!r}: check its spelling."
+        )
+    if _mentions(detail, "permission denied for database"):
+        return UnknownDatabase(
+            f"{where} does not let user {connection.username!r} connect to database "
+            f"{connection.database!r}: the database administrator must GRANT CONNECT on it."
         )
     if "no pg_hba.conf entry" in detail:
         return AuthenticationFailed(
