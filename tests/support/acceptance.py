@@ -8,6 +8,7 @@ do not pair with its header, a value the declared type cannot parse.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 
 TABLE_CODE = re.compile(r"^[a-z][a-z0-9_]*\Z")
@@ -72,7 +73,9 @@ def check_value(type_name: str, value: Any) -> None:
         assert isinstance(value, int | float) or NUMBER_TEXT.match(value), value
     elif type_name == "date":
         assert DATE.match(str(value)), value
+        date.fromisoformat(value)  # a day that exists
     elif type_name == "datetime":
         assert DATETIME.match(str(value)), value
+        datetime.fromisoformat(value)
     else:
         assert isinstance(value, str), value
