@@ -146,10 +146,40 @@ class MySQLSession(Session):
         query = f"SELECT {select} FROM {quote(self._database)}.{quote(table.name)}"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
-        async with self._connection.cursor(SSCursor) as cursor:
-            await cursor.execute(query)
-            while batch := await cursor.fetchmany(BATCH_SIZE):
+        # asyncmy's protocol reads the socket for as long as the server sends, without flow
+        # control, so a client slower than the database would pile the whole result up in
+        # memory. Reading only while a batch is fetched leaves the rest in the kernel's
+        # buffers and makes the server wait, as a blocking driver would.
+        cursor = self._connection.cursor(SSCursor)
+        await cursor.execute(query)
+        finished = False
+        try:
+            while True:
+                self._read_socket(True)
+                batch = await cursor.fetchmany(BATCH_SIZE)
+                self._read_socket(False)
+                if not batch:
+                    finished = True
+                    break
                 yield batch
+        finally:
+            self._read_socket(True)
+            if finished:
+                await cursor.close()
+            else:
+                # Closing an unbuffered cursor would read the rest of the result first; a
+                # reader that left early (a client gone) drops the connection instead, and
+                # the server ends the query when it can no longer send.
+                self._connection.close()
+
+    def _read_socket(self, reading: bool) -> None:
+        transport = getattr(self._connection, "_transport", None)
+        if transport is None:
+            return
+        if reading:
+            transport.resume_reading()
+        else:
+            transport.pause_reading()
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
         async with self._connection.cursor() as cursor:
