@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import make_settings
 from tests.support import acceptance
-from tests.support.databases import Database
+from tests.support.databases import Database, mysql_admin, postgres_admin
 from tests.support.service import Portal, running_service
 
 # What every column of all_types must export, row by row, written by hand from the INSERTs
@@ -280,3 +282,57 @@ def test_views_and_partitioned_tables_export_their_rows(
 def test_quotes_and_semicolons_in_names_are_only_names(portal: Portal, db: Database) -> None:
     assert describe(portal, db, "we_ird_name") == [{"code": "CO_L", "name": 'co"l`', "type": "int"}]
     assert data(portal, db, "we_ird_name") == [["CO_L"], [1]]
+
+
+@pytest.fixture(scope="module")
+def endless(pg_db: Database, mysql_db: Database) -> Iterator[None]:
+    """A view in each database whose rows do not run out within any test's lifetime."""
+    with postgres_admin(pg_db.name) as admin:
+        admin.execute(b"CREATE VIEW endless AS SELECT generate_series(1, 10000000000) AS n")
+    with mysql_admin() as admin:
+        database = f"`{mysql_db.name}`"
+        admin.execute(
+            f"CREATE VIEW {database}.endless AS SELECT seq AS n"
+            f" FROM {database}.seq_1_to_10000000000"
+        )
+    try:
+        yield
+    finally:
+        with postgres_admin(pg_db.name) as admin:
+            admin.execute(b"DROP VIEW endless")
+        with mysql_admin() as admin:
+            admin.execute(f"DROP VIEW `{mysql_db.name}`.endless")
+
+
+def _export_sessions(db: Database) -> int:
+    """How many of the service's queries on ``endless`` the database is still running."""
+    if db.engine == "postgresql":
+        with postgres_admin(db.name) as admin:
+            found = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                " AND application_name = 'biconnector' AND query LIKE '%%endless%%'",
+                (db.name,),
+            ).fetchone()
+            return int(found[0]) if found else 0
+    with mysql_admin() as admin:
+        admin.execute(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s"
+            " AND INFO LIKE '%%endless%%' AND ID <> CONNECTION_ID()",
+            (db.name,),
+        )
+        return int(admin.fetchone()[0])
+
+
+def test_a_client_that_goes_away_ends_the_export(service: str, db: Database, endless: None) -> None:
+    params = {"connection": db.connection(), "table": "endless"}
+    url = f"{service}/connectors/{db.engine}/data"
+
+    with httpx.stream("POST", url, json=params, timeout=30) as response:
+        assert response.status_code == 200
+        assert next(response.iter_raw()).startswith(b'[["N"]')
+    deadline = time.monotonic() + 30
+    while _export_sessions(db) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert _export_sessions(db) == 0, "the query went on after the client left"
+    assert httpx.get(f"{service}/health", timeout=5).status_code == 200

@@ -6,10 +6,11 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -28,6 +29,9 @@ from biconnector.protocol.form import FormError, parse_form
 from biconnector.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Seconds allowed for closing an export's cursor and session once its stream has ended.
+CLEANUP_TIMEOUT = 10.0
 
 Action = Callable[[Engine, Mapping[str, Any]], Awaitable[Response]]
 
@@ -77,10 +81,20 @@ async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
     return response
 
 
-async def _closing(chunks: AsyncIterator[bytes], stack: AsyncExitStack) -> AsyncIterator[bytes]:
-    async with stack:
-        async for chunk in chunks:
-            yield chunk
+async def _closing(
+    chunks: AsyncGenerator[bytes, None], stack: AsyncExitStack
+) -> AsyncIterator[bytes]:
+    try:
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
+    finally:
+        # A client that goes away cancels the stream, and anyio keeps cancelling every await
+        # inside it: closing the cursor and the session would be cut short and leave them
+        # open. The clean-up is therefore shielded, and bounded so that a dead database
+        # cannot hold it.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
+            await stack.aclose()
 
 
 ACTIONS: dict[str, Action] = {

@@ -7,8 +7,9 @@ off leaves the array unclosed, which no JSON parser accepts as a complete answer
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from biconnector.values import Encoder
@@ -30,8 +31,12 @@ async def body(
     encoders: Sequence[Encoder],
     first: Sequence[Sequence[Any]],
     rest: AsyncIterator[Sequence[Sequence[Any]]],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     yield (header(names) + batch(first, encoders)).encode()
     async for rows in rest:
+        # A driver with rows already buffered, and a send that need not wait, would let this
+        # loop run without ever reaching the event loop's I/O poll (seen with asyncmy under
+        # uvloop): other requests would stall and a client's disconnect would go unnoticed.
+        await asyncio.sleep(0)
         yield batch(rows, encoders).encode()
     yield b"]"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import threading
@@ -32,7 +31,8 @@ def running_service(settings: Settings) -> Iterator[str]:
         create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="off"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    # Server.run picks the event loop the way `biconnector serve` does (uvloop when installed).
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
