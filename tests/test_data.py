@@ -241,22 +241,6 @@ def test_an_unknown_field_is_named(portal: Portal, db: Database) -> None:
     assert "'NOPE'" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(
-    "filter_",
-    [{">=DATE": "01.05.2025"}, {"0": {"LOGIC": "OR", "0": {"=ID": ["1"]}}}, {"=ID": False}],
-    ids=["date-range", "dimension-group", "is-null"],
-)
-def test_a_filter_is_refused_never_ignored(
-    portal: Portal, db: Database, filter_: dict[str, Any]
-) -> None:
-    params = {"connection": db.connection(), "table": "users", "filter": filter_}
-
-    response = portal.call(db.engine, "data", params)
-
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "unsupported_parameter"
-
-
 @pytest.mark.parametrize("limit", ["-1", "ten", "1.5"], ids=["negative", "word", "fraction"])
 def test_a_bad_limit_is_refused(form_portal: Portal, db: Database, limit: str) -> None:
     params = {"connection": db.connection(), "table": "users", "limit": limit}

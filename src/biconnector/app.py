@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from biconnector import catalog, export
-from biconnector.engines.base import Engine, Session
+from biconnector import catalog, export, query
+from biconnector.engines.base import Engine, Query, Session
 from biconnector.engines.mysql import MySQLEngine
 from biconnector.engines.postgresql import PostgresEngine
 from biconnector.errors import ConnectorError, DatabaseError, InvalidRequest, NotFound
@@ -67,11 +67,22 @@ async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
         session: Session = await stack.enter_async_context(engine.session(connection))
         table = await catalog.find_table(session, request.table)
         columns = await catalog.describe(session, table)
-        selected = catalog.resolve_select(columns, request.select, request.map_fields)
+        fields = catalog.Fields(columns, request.map_fields)
+        selected = catalog.resolve_select(fields, request.select)
         infos = [column.info for _, column in selected]
-        rows = await stack.enter_async_context(
-            aclosing(session.rows(table.name, infos, request.limit))
+        order = query.resolve_order(request.order, fields)
+        if request.offset is not None:
+            primary_key = await session.primary_key(table.name)
+            order = query.deterministic_order(order, columns, primary_key)
+        wanted = Query(
+            table=table.name,
+            columns=tuple(infos),
+            where=query.resolve_filter(request.filter, fields, engine.settings),
+            order=order,
+            limit=request.limit,
+            offset=request.offset,
         )
+        rows = await stack.enter_async_context(aclosing(session.rows(wanted)))
         # The first batch is read before the status line is sent, so a failing query still
         # gets a proper error status. The cursor and the session close when the last byte is
         # written, or when the client goes away.

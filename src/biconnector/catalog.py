@@ -69,38 +69,43 @@ async def describe(session: Session, table: Table) -> list[Column]:
     ]
 
 
-def resolve_select(
-    columns: Sequence[Column], select: Sequence[str] | None, map_fields: Mapping[str, str]
-) -> list[tuple[str, Column]]:
-    """Pairs of (header name, column) for the requested fields, in the requested order.
+class Fields:
+    """The way from a name a request uses to the column it means.
 
     A name is looked up as a dataset field name through `mapFields`, then as a field code,
     then as a real column name ignoring case.
     """
+
+    def __init__(self, columns: Sequence[Column], map_fields: Mapping[str, str]) -> None:
+        self.columns = list(columns)
+        self._by_code = {column.code: column for column in columns}
+        self._by_dataset_name = {
+            name: self._by_code[code] for code, name in map_fields.items() if code in self._by_code
+        }
+
+    def find(self, name: str) -> Column | None:
+        found = self._by_dataset_name.get(name) or self._by_code.get(name)
+        if found is not None:
+            return found
+        folded = name.casefold()
+        matches = [column for column in self.columns if column.info.name.casefold() == folded]
+        return matches[0] if len(matches) == 1 else None
+
+
+def resolve_select(fields: Fields, select: Sequence[str] | None) -> list[tuple[str, Column]]:
+    """Pairs of (header name, column) for the requested fields, in the requested order."""
     if select is None:
-        return [(column.code, column) for column in columns]
-    by_code = {column.code: column for column in columns}
-    by_dataset_name = {name: by_code[code] for code, name in map_fields.items() if code in by_code}
-    return [(name, _resolve(name, by_dataset_name, by_code, columns)) for name in select]
+        return [(column.code, column) for column in fields.columns]
+    return [(name, _selected(fields, name)) for name in select]
 
 
-def _resolve(
-    name: str,
-    by_dataset_name: Mapping[str, Column],
-    by_code: Mapping[str, Column],
-    columns: Sequence[Column],
-) -> Column:
-    if name in by_dataset_name:
-        return by_dataset_name[name]
-    if name in by_code:
-        return by_code[name]
-    folded = name.casefold()
-    matches = [column for column in columns if column.info.name.casefold() == folded]
-    if len(matches) != 1:
+def _selected(fields: Fields, name: str) -> Column:
+    column = fields.find(name)
+    if column is None:
         raise InvalidRequest(
             f"select names an unknown field {name!r}: use a code from table_description."
         )
-    return matches[0]
+    return column
 
 
 def _title(name: TableName, session: Session, code: str) -> str:

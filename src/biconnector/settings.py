@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from biconnector.protocol.literals import SlashOrder
+
 # The PHP implementation's users have PSR-3 level names in their `.env` files; each maps to
 # the nearest level of Python's logging.
 LOG_LEVELS = {
@@ -37,6 +39,7 @@ class Settings(BaseSettings):
     db_connection_timeout: float = Field(10.0, gt=0, le=250)
     db_statement_timeout: float = Field(300.0, gt=0)
     export_timezone: str = "UTC"
+    slash_date_order: SlashOrder = "month-first"
 
     @field_validator("log_level")
     @classmethod

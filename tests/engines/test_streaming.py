@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from biconnector.engines.base import Engine
+from biconnector.engines.base import Engine, Query
 from biconnector.engines.mysql import MySQLEngine
 from biconnector.engines.postgresql import PostgresEngine
 from biconnector.protocol.naming import TableName
@@ -50,7 +50,7 @@ async def _held_while_paused(engine: Engine, db: Database) -> int:
     connection = read_connection({"connection": db.connection()}, engine.default_port)
     async with engine.session(connection) as session:
         table = TableName(session.default_schema, "wide")
-        rows = session.rows(table, await session.columns(table), None)
+        rows = session.rows(Query(table, tuple(await session.columns(table))))
         first = await anext(rows)
         tracemalloc.start()
         try:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from biconnector.errors import InvalidRequest, UnsupportedParameter
+from biconnector.errors import InvalidRequest
 from biconnector.protocol.params import (
     SSL_MODES,
     ConnectionSettings,
@@ -453,21 +453,3 @@ def test_map_fields_refused_names_the_key(map_fields: Any, key: str) -> None:
 )
 def test_empty_filter_accepted(params: dict[str, Any]) -> None:
     assert read_data_request({"table": "orders", **params}).table == "orders"
-
-
-@pytest.mark.parametrize(
-    "filter_",
-    [
-        pytest.param({">=DATE": "01.05.2025"}, id="report-date-range"),
-        pytest.param({"0": {"LOGIC": "OR"}}, id="dimension-group"),
-        pytest.param("0", id="scalar-zero"),
-        pytest.param({"=ID": "0"}, id="equal-to-zero"),
-        pytest.param([{"=ID": ["1"]}], id="json-list-of-groups"),
-    ],
-)
-def test_non_empty_filter_is_unsupported(filter_: Any) -> None:
-    with pytest.raises(UnsupportedParameter) as excinfo:
-        read_data_request({"table": "orders", "filter": filter_})
-
-    assert excinfo.value.code == "unsupported_parameter"
-    assert excinfo.value.status_code == 400

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from biconnector.protocol.filters import Operator
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
 from biconnector.settings import Settings
@@ -22,12 +23,56 @@ BATCH_SIZE = 2000
 
 @dataclass(frozen=True)
 class ColumnInfo:
-    """A column as the engine sees it: its real name and how its values are read."""
+    """A column as the engine sees it: its real name and how its values are read.
+
+    ``exact_order`` is false for types the database sorts by a prefix only (MySQL's TEXT and
+    BLOB types), which cannot make a page of rows deterministic. Binary columns are exported
+    as base64 and take no filter but IS NULL.
+    """
 
     name: str
     type: BitrixType
     kind: str
     encode: Encoder
+    exact_order: bool = True
+    binary: bool = False
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """One condition of a filter on one column, its values already of the column's type."""
+
+    path: str
+    column: ColumnInfo
+    operator: Operator
+    negated: bool
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Predicates and nested groups, all of which (or, with ``any_of``, one of which) hold."""
+
+    any_of: bool
+    items: tuple[Predicate | Where, ...]
+
+
+@dataclass(frozen=True)
+class Ordering:
+    column: ColumnInfo
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """The rows one data call reads: which columns, which rows, in which order, how many."""
+
+    table: TableName
+    columns: tuple[ColumnInfo, ...]
+    where: Where | None = None
+    order: tuple[Ordering, ...] = ()
+    limit: int | None = None
+    offset: int | None = None
 
 
 class Session(ABC):
@@ -48,10 +93,12 @@ class Session(ABC):
         """The table's columns in their order; empty when the table does not exist."""
 
     @abstractmethod
-    def rows(
-        self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
-    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        """The table's rows as batches, each value still in the driver's own type."""
+    async def primary_key(self, table: TableName) -> list[str]:
+        """The real names of the table's primary key columns in key order; empty without one."""
+
+    @abstractmethod
+    def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
+        """The query's rows as batches, each value still in the driver's own type."""
 
 
 class Engine(ABC):

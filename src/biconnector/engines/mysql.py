@@ -13,6 +13,7 @@ import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import asyncmy
@@ -20,7 +21,8 @@ from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
 
 from biconnector import values
-from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Session
+from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
+from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
     AuthenticationFailed,
     DatabaseError,
@@ -56,6 +58,14 @@ WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND FIND_IN_SET('select', PRIVILEGES
 ORDER BY ORDINAL_POSITION
 """
 
+_PRIMARY_KEY = """
+SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY'
+ORDER BY ORDINAL_POSITION
+"""
+
+# Types MySQL sorts by their first max_sort_length bytes only.
+_LONG = {"tinytext", "text", "mediumtext", "longtext"}
 _INTEGERS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
 _BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 _GEOMETRIES = {
@@ -84,7 +94,7 @@ class Dialect:
 
 
 def quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
+    return "`" + identifier.replace("`", "``").replace("%", "%%") + "`"
 
 
 def _column(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
@@ -92,41 +102,92 @@ def _column(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
     if data_type in _INTEGERS:
         return ColumnInfo(name, "int", "value", values.integer)
     if data_type == "bit":
-        return ColumnInfo(name, "int", "value", values.bits)
+        return ColumnInfo(name, "int", "bits", values.bits)
     if data_type in ("float", "double", "real"):
         return ColumnInfo(name, "double", "value", values.floating)
     if data_type in ("decimal", "numeric"):
         return ColumnInfo(name, "double", "value", values.decimal)
     if data_type == "date":
-        return ColumnInfo(name, "date", "text", values.date_text)
+        return ColumnInfo(name, "date", "temporal", values.date_text)
     if data_type == "datetime":
-        return ColumnInfo(name, "datetime", "text", values.datetime_text)
+        return ColumnInfo(name, "datetime", "temporal", values.datetime_text)
     if data_type == "timestamp":
-        return ColumnInfo(name, "datetime", "text", timestamps)
+        return ColumnInfo(name, "datetime", "instant", timestamps)
     if data_type == "time":
-        return ColumnInfo(name, "string", "text", values.text)
+        return ColumnInfo(name, "string", "temporal", values.text)
     if data_type in _BINARIES:
-        return ColumnInfo(name, "string", "value", values.binary)
+        exact = data_type in ("binary", "varbinary")
+        return ColumnInfo(name, "string", "value", values.binary, exact_order=exact, binary=True)
     if data_type in _GEOMETRIES:
-        return ColumnInfo(name, "string", "geometry", values.text)
-    return ColumnInfo(name, "string", "value", values.text)
+        return ColumnInfo(name, "string", "geometry", values.text, exact_order=False)
+    if data_type == "json":
+        return ColumnInfo(name, "string", "json", values.text, exact_order=False)
+    return ColumnInfo(name, "string", "value", values.text, exact_order=data_type not in _LONG)
 
 
-def _expression(column: ColumnInfo) -> str:
-    if column.kind == "text":
+class MySQLSql(SqlDialect):
+    """MySQL's and MariaDB's side of the data endpoint's SELECT."""
+
+    def __init__(self, database: str, zone: tzinfo) -> None:
+        self._database = database
+        self._zone = zone
+
+    def quote(self, identifier: str) -> str:
+        return quote(identifier)
+
+    def table(self, name: TableName) -> str:
+        return f"{quote(self._database)}.{quote(name.name)}"
+
+    def export(self, column: ColumnInfo) -> str:
+        if column.kind in ("temporal", "instant"):
+            return f"CAST({quote(column.name)} AS CHAR)"
+        if column.kind == "geometry":
+            return f"ST_AsText({quote(column.name)})"
+        return quote(column.name)
+
+    def operand(self, column: ColumnInfo) -> str:
+        if column.kind in ("geometry", "json"):
+            return self.text(column)
+        return quote(column.name)
+
+    def text(self, column: ColumnInfo) -> str:
+        if column.kind == "bits":
+            return f"CAST({quote(column.name)} + 0 AS CHAR)"
+        if column.kind == "geometry":
+            return f"ST_AsText({quote(column.name)})"
         return f"CAST({quote(column.name)} AS CHAR)"
-    if column.kind == "geometry":
-        return f"ST_AsText({quote(column.name)})"
-    return quote(column.name)
+
+    def like(self, text: str) -> str:
+        # The column's own collation usually ignores accents (e = é); the binary collation
+        # keeps them, and LOWER on both sides ignores case.
+        return (
+            f"LOWER(CONVERT({text} USING utf8mb4) COLLATE utf8mb4_bin)"
+            f" LIKE LOWER(CONVERT(%s USING utf8mb4) COLLATE utf8mb4_bin) ESCAPE '{LIKE_ESCAPE}'"
+        )
+
+    def bounds(self, limit: int | None, offset: int | None) -> str:
+        if not offset:
+            return "" if limit is None else f"LIMIT {int(limit)}"
+        # MySQL has no OFFSET without LIMIT; its manual's idiom is the largest row count.
+        count = 2**64 - 1 if limit is None else int(limit)
+        return f"LIMIT {count} OFFSET {int(offset)}"
+
+    def parameter(self, column: ColumnInfo, value: Any) -> Any:
+        # The session reads TIMESTAMP in UTC; the filter's date-times are in the export zone.
+        if column.kind == "instant" and isinstance(value, datetime):
+            local = value.replace(tzinfo=self._zone)
+            return local.astimezone(UTC).replace(tzinfo=None)
+        return value
 
 
 class MySQLSession(Session):
     default_schema = None
 
-    def __init__(self, connection: Any, database: str, timestamps: Encoder) -> None:
+    def __init__(self, connection: Any, database: str, timestamps: Encoder, zone: tzinfo) -> None:
         self._connection = connection
         self._database = database
         self._timestamps = timestamps
+        self._zone = zone
 
     async def ping(self) -> None:
         await self._fetch("SELECT 1")
@@ -139,19 +200,18 @@ class MySQLSession(Session):
         found = await self._fetch(_COLUMNS, self._database, table.name)
         return [_column(name, data_type, self._timestamps) for name, data_type in found]
 
-    async def rows(
-        self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
-    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        select = ", ".join(_expression(column) for column in columns)
-        query = f"SELECT {select} FROM {quote(self._database)}.{quote(table.name)}"
-        if limit is not None:
-            query += f" LIMIT {int(limit)}"
+    async def primary_key(self, table: TableName) -> list[str]:
+        found = await self._fetch(_PRIMARY_KEY, self._database, table.name)
+        return [name for (name,) in found]
+
+    async def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
+        statement, params = select(MySQLSql(self._database, self._zone), query)
         # asyncmy's protocol reads the socket for as long as the server sends, without flow
         # control, so a client slower than the database would pile the whole result up in
         # memory. Reading only while a batch is fetched leaves the rest in the kernel's
         # buffers and makes the server wait, as a blocking driver would.
         cursor = self._connection.cursor(SSCursor)
-        await cursor.execute(query)
+        await cursor.execute(statement, params)
         finished = False
         try:
             while True:
@@ -196,7 +256,9 @@ class MySQLEngine(Engine):
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
         conn = await self._connect(connection)
         try:
-            yield MySQLSession(conn, connection.database, self._timestamp_encoder())
+            yield MySQLSession(
+                conn, connection.database, self._timestamp_encoder(), self.settings.timezone
+            )
         finally:
             conn.close()
 

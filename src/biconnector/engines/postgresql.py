@@ -12,7 +12,8 @@ import psycopg
 from psycopg import sql
 
 from biconnector import values
-from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Session
+from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
+from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
     AuthenticationFailed,
     DatabaseError,
@@ -67,6 +68,19 @@ WHERE a.attrelid = (
 ORDER BY a.attnum
 """
 
+_PRIMARY_KEY = """
+SELECT a.attname
+FROM pg_catalog.pg_index AS i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
+JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indisprimary AND i.indrelid = (
+    SELECT c.oid FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = %(schema)s AND c.relname = %(name)s
+)
+ORDER BY k.position
+"""
+
 # libpq reads ~/.pgpass when a password is empty; pointing it at a path that cannot exist
 # keeps the credentials of the account the service runs under out of every connection.
 _NO_PASSFILE = "/nonexistent/biconnector/.pgpass"
@@ -85,23 +99,61 @@ def _column(name: str, type_name: str) -> ColumnInfo:
     if type_name in ("numeric", "money"):
         return ColumnInfo(name, "double", "numeric", values.decimal)
     if type_name == "date":
-        return ColumnInfo(name, "date", "text", values.date_text)
+        return ColumnInfo(name, "date", "temporal", values.date_text)
     if type_name in ("timestamp", "timestamptz"):
         # The session's TimeZone is the export time zone, so timestamptz text is already the
         # wall-clock time there, and timestamp text is printed as stored.
-        return ColumnInfo(name, "datetime", "text", values.datetime_text)
+        return ColumnInfo(name, "datetime", "temporal", values.datetime_text)
     if type_name == "bytea":
-        return ColumnInfo(name, "string", "binary", values.binary)
+        return ColumnInfo(name, "string", "binary", values.binary, binary=True)
     return ColumnInfo(name, "string", "text", values.text)
 
 
-def _expression(column: ColumnInfo) -> sql.Composable:
-    identifier = sql.Identifier(column.name)
-    if column.kind == "text":
-        return sql.SQL("{}::text").format(identifier)
-    if column.kind == "numeric":
-        return sql.SQL("{}::numeric").format(identifier)
-    return identifier
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""').replace("%", "%%") + '"'
+
+
+class PostgresSql(SqlDialect):
+    """PostgreSQL's side of the data endpoint's SELECT."""
+
+    def __init__(self, default_schema: str) -> None:
+        self._default_schema = default_schema
+
+    def quote(self, identifier: str) -> str:
+        return quote(identifier)
+
+    def table(self, name: TableName) -> str:
+        return f"{quote(name.schema or self._default_schema)}.{quote(name.name)}"
+
+    def export(self, column: ColumnInfo) -> str:
+        if column.kind in ("text", "temporal"):
+            return f"{quote(column.name)}::text"
+        return self.operand(column)
+
+    def operand(self, column: ColumnInfo) -> str:
+        # Types without an order of their own (json, point...) compare as their text.
+        if column.kind == "text":
+            return f"{quote(column.name)}::text"
+        if column.kind == "numeric":
+            return f"{quote(column.name)}::numeric"
+        return quote(column.name)
+
+    def text(self, column: ColumnInfo) -> str:
+        if column.kind == "boolean":
+            return f"{quote(column.name)}::int::text"
+        return f"({self.operand(column)})::text"
+
+    def like(self, text: str) -> str:
+        # ILIKE folds case by the database's LC_CTYPE and leaves accents as they are.
+        return f"{text} ILIKE %s ESCAPE '{LIKE_ESCAPE}'"
+
+    def bounds(self, limit: int | None, offset: int | None) -> str:
+        parts = []
+        if limit is not None:
+            parts.append(f"LIMIT {int(limit)}")
+        if offset:
+            parts.append(f"OFFSET {int(offset)}")
+        return " ".join(parts)
 
 
 class PostgresSession(Session):
@@ -124,17 +176,15 @@ class PostgresSession(Session):
         cursor = await self._connection.execute(_COLUMNS, params)
         return [_column(name, type_name) for name, type_name in await cursor.fetchall()]
 
-    async def rows(
-        self, table: TableName, columns: Sequence[ColumnInfo], limit: int | None
-    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        query = sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(_expression(column) for column in columns),
-            sql.Identifier(table.schema or self.default_schema, table.name),
-        )
-        if limit is not None:
-            query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(limit))
+    async def primary_key(self, table: TableName) -> list[str]:
+        params = {"schema": table.schema or self.default_schema, "name": table.name}
+        cursor = await self._connection.execute(_PRIMARY_KEY, params)
+        return [name for (name,) in await cursor.fetchall()]
+
+    async def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
+        statement, params = select(PostgresSql(self.default_schema), query)
         async with self._connection.cursor(name="biconnector_export") as cursor:
-            await cursor.execute(query)
+            await cursor.execute(statement, params)
             while batch := await cursor.fetchmany(BATCH_SIZE):
                 yield batch
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from biconnector.errors import InvalidRequest, UnsupportedParameter
+from biconnector.errors import InvalidRequest
+from biconnector.protocol.filters import Group, read_filter
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 SSL_MODES: tuple[str, ...] = get_args(SslMode)
@@ -42,6 +43,9 @@ class DataRequest:
     select: tuple[str, ...] | None
     limit: int | None
     map_fields: Mapping[str, str]
+    filter: Group | None = None
+    order: tuple[tuple[str, bool], ...] = ()
+    offset: int | None = None
 
 
 def read_connection(params: Mapping[str, Any], default_port: int) -> ConnectionSettings:
@@ -74,23 +78,14 @@ def read_table(params: Mapping[str, Any]) -> str:
 
 
 def read_data_request(params: Mapping[str, Any]) -> DataRequest:
-    _refuse_filter(params.get("filter"))
     return DataRequest(
         table=read_table(params),
         select=_read_select(params.get("select")),
-        limit=_read_limit(params.get("limit")),
+        limit=_read_count(params.get("limit"), "limit"),
         map_fields=_read_map_fields(params.get("mapFields")),
-    )
-
-
-def _refuse_filter(value: Any) -> None:
-    # Applying part of a filter, or none of it, would give a report wrong numbers without
-    # any error; until the filter dialect is implemented every non-empty filter is refused.
-    if value in (None, "", [], {}):
-        return
-    raise UnsupportedParameter(
-        "Filters are not supported by this version of the connector yet: remove the report's "
-        "filters or the `filter` parameter."
+        filter=read_filter(params.get("filter")),
+        order=_read_order(params.get("order")),
+        offset=_read_count(params.get("offset"), "offset"),
     )
 
 
@@ -126,13 +121,30 @@ def _read_select(value: Any) -> tuple[str, ...] | None:
     return tuple(_text_list(value, "select")) or None
 
 
-def _read_limit(value: Any) -> int | None:
+def _read_count(value: Any, key: str) -> int | None:
     if value in (None, ""):
         return None
-    limit = _integer(value, "limit")
-    if limit < 0:
-        raise InvalidRequest(f"limit must be zero or a positive integer; got {limit}.")
-    return limit
+    count = _integer(value, key)
+    if count < 0:
+        raise InvalidRequest(f"{key} must be zero or a positive integer; got {count}.")
+    return count
+
+
+def _read_order(value: Any) -> tuple[tuple[str, bool], ...]:
+    """``order`` as (field, descending) pairs: ``{FIELD: ASC|DESC}``, or a list of fields."""
+    if value in (None, "", [], {}):
+        return ()
+    if isinstance(value, list):
+        return tuple((name, False) for name in _text_list(value, "order"))
+    if not isinstance(value, Mapping):
+        raise InvalidRequest("order must map field names to ASC or DESC.")
+    pairs = []
+    for name, direction in value.items():
+        text = _scalar_text(direction, f"order[{name}]").strip().upper()
+        if text not in ("ASC", "DESC"):
+            raise InvalidRequest(f"order[{name}] must be ASC or DESC; got {direction!r}.")
+        pairs.append((str(name), text == "DESC"))
+    return tuple(pairs)
 
 
 def _read_map_fields(value: Any) -> dict[str, str]:
