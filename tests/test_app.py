@@ -110,6 +110,17 @@ def test_the_legacy_address_serves_every_action(form_portal: Portal, db: Databas
         assert legacy.json() == modern.json()
 
 
+@pytest.mark.parametrize("path", ["//", "/index.php"], ids=["double-slash", "index-php"])
+def test_the_legacy_address_is_served_at_the_php_front_controllers_paths(
+    service: str, db: Database, path: str
+) -> None:
+    url = f"{service}{path}?connection_type={db.engine}&action=check"
+
+    response = httpx.post(url, json={"connection": db.connection()}, timeout=10)
+
+    assert response.status_code == 200, response.text
+
+
 def test_get_is_not_allowed_on_connector_endpoints(service: str) -> None:
     response = httpx.get(f"{service}/connectors/mysql/check", timeout=10)
 

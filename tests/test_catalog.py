@@ -260,3 +260,46 @@ def test_a_table_the_user_may_only_write_is_not_found(
     params = {"connection": reader[db.engine], "table": "order_items"}
 
     assert form_portal.call(db.engine, "data", params).status_code == 404
+
+
+@pytest.fixture
+def case_twins(mysql_db: Database) -> Iterator[Database]:
+    """Two MySQL tables whose names differ only by case (lower_case_table_names=0)."""
+    with mysql_admin() as admin:
+        admin.execute(f"CREATE TABLE `{mysql_db.name}`.`CaseTwin` (upper_col INT)")
+        admin.execute(f"CREATE TABLE `{mysql_db.name}`.`casetwin` (lower_col INT)")
+    try:
+        yield mysql_db
+    finally:
+        with mysql_admin() as admin:
+            admin.execute(f"DROP TABLE `{mysql_db.name}`.`CaseTwin`, `{mysql_db.name}`.`casetwin`")
+
+
+def test_mysql_tables_that_differ_only_by_case_are_both_listed(
+    form_portal: Portal, case_twins: Database
+) -> None:
+    items = form_portal.ok("mysql", "table_list", {"connection": case_twins.connection()})
+    twins = {item["title"]: item["code"] for item in items if item["title"].lower() == "casetwin"}
+
+    assert twins.keys() == {"CaseTwin", "casetwin"}
+    assert twins["casetwin"] == "casetwin"
+    assert describe(form_portal, case_twins, twins["CaseTwin"]) == [
+        {"code": "UPPER_COL", "name": "upper_col", "type": "int"}
+    ]
+    assert describe(form_portal, case_twins, "casetwin") == [
+        {"code": "LOWER_COL", "name": "lower_col", "type": "int"}
+    ]
+
+
+def test_a_postgresql_table_without_columns_is_not_listed(
+    form_portal: Portal, pg_db: Database
+) -> None:
+    with postgres_admin(pg_db.name) as admin:
+        admin.execute(b"CREATE TABLE no_columns ()")
+    try:
+        items = form_portal.ok("postgresql", "table_list", {"connection": pg_db.connection()})
+    finally:
+        with postgres_admin(pg_db.name) as admin:
+            admin.execute(b"DROP TABLE no_columns")
+
+    assert "no_columns" not in {item["code"] for item in items}

@@ -179,7 +179,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/connectors/{engine}/{action}", connector, methods=["POST"]),
+            # An APP_DOMAIN ending in "/" made the PHP implementation's URLs start with "//",
+            # and its front controller also answered as /index.php.
             Route("/", legacy, methods=["POST"]),
+            Route("//", legacy, methods=["POST"]),
+            Route("/index.php", legacy, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ],
         exception_handlers={

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     bind_port: int = Field(8000, ge=1, le=65535)
     log_level: str = "INFO"
     db_connection_timeout: float = Field(10.0, gt=0, le=250)
-    db_statement_timeout: float = Field(300.0, gt=0)
+    # PostgreSQL keeps statement_timeout in milliseconds in a 32-bit integer.
+    db_statement_timeout: float = Field(300.0, ge=1, le=2_147_483)
     export_timezone: str = "UTC"
     slash_date_order: SlashOrder = "month-first"
 

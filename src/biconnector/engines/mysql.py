@@ -41,26 +41,34 @@ logger = logging.getLogger(__name__)
 # included. COLUMNS.PRIVILEGES names what the current user (with its roles) may do with each
 # column, so a table is listed when at least one column may be read, and only those columns
 # are described. A view whose tables are gone has no columns there, so it is left out too.
+#
+# information_schema compares names case-insensitively, while a server with
+# lower_case_table_names=0 may hold `Users` and `users` side by side: names are compared as
+# bytes.
 _TABLES = """
-SELECT TABLE_NAME FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = %s AND FIND_IN_SET('select', PRIVILEGES)
-  AND TABLE_NAME IN (
-    SELECT TABLE_NAME FROM information_schema.TABLES
-    WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED')
+SELECT c.TABLE_NAME FROM information_schema.COLUMNS AS c
+WHERE c.TABLE_SCHEMA = %s AND FIND_IN_SET('select', c.PRIVILEGES)
+  AND EXISTS (
+    SELECT 1 FROM information_schema.TABLES AS t
+    WHERE t.TABLE_SCHEMA = c.TABLE_SCHEMA
+      AND CAST(t.TABLE_NAME AS BINARY) = CAST(c.TABLE_NAME AS BINARY)
+      AND t.TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED')
   )
-GROUP BY TABLE_NAME
-ORDER BY TABLE_NAME
+GROUP BY c.TABLE_NAME, CAST(c.TABLE_NAME AS BINARY)
+ORDER BY CAST(c.TABLE_NAME AS BINARY)
 """
 
 _COLUMNS = """
 SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND FIND_IN_SET('select', PRIVILEGES)
+WHERE TABLE_SCHEMA = %s AND CAST(TABLE_NAME AS BINARY) = CAST(%s AS BINARY)
+  AND FIND_IN_SET('select', PRIVILEGES)
 ORDER BY ORDINAL_POSITION
 """
 
 _PRIMARY_KEY = """
 SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
-WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY'
+WHERE TABLE_SCHEMA = %s AND CAST(TABLE_NAME AS BINARY) = CAST(%s AS BINARY)
+  AND CONSTRAINT_NAME = 'PRIMARY'
 ORDER BY ORDINAL_POSITION
 """
 
@@ -193,7 +201,7 @@ class MySQLSession(Session):
         await self._fetch("SELECT 1")
 
     async def tables(self) -> list[TableName]:
-        found = await self._fetch(_TABLES, self._database, self._database)
+        found = await self._fetch(_TABLES, self._database)
         return [TableName(None, name) for (name,) in found]
 
     async def columns(self, table: TableName) -> list[ColumnInfo]:
@@ -295,7 +303,8 @@ class MySQLEngine(Engine):
             host=connection.host,
             port=connection.port,
             user=connection.username,
-            password=connection.password,
+            # asyncmy would encode a text password as Latin-1; servers expect UTF-8.
+            password=connection.password.encode(),
             database=connection.database,
             charset="utf8mb4",
             autocommit=True,

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 _SYSTEM_SCHEMA = "(n.nspname = 'information_schema' OR n.nspname ~ '^pg_(catalog$|toast|temp_)')"
 
 # A table is listed when the user may read at least one of its columns; with column grants
-# only, the readable columns are the table.
+# only, the readable columns are the table. A table without columns has nothing to describe.
 _TABLES = f"""
 SELECT n.nspname, c.relname
 FROM pg_catalog.pg_class AS c
@@ -42,6 +42,10 @@ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
   AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s::text)
   AND has_schema_privilege(n.oid, 'USAGE')
   AND has_any_column_privilege(c.oid, 'SELECT')
+  AND EXISTS (
+    SELECT 1 FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  )
 ORDER BY n.nspname, c.relname
 """
 
@@ -234,6 +238,7 @@ class PostgresEngine(Engine):
             "user": connection.username,
             "password": connection.password,
             "sslmode": connection.sslmode,
+            **_trust(connection.sslmode),
             "connect_timeout": max(2, round(self.settings.db_connection_timeout)),
             "passfile": _NO_PASSFILE,
             "application_name": "biconnector",
@@ -252,6 +257,12 @@ class PostgresEngine(Engine):
             ).format(sql.Literal(str(timeout_ms)), sql.Literal(self.settings.export_timezone))
         )
         await conn.commit()
+
+
+def _trust(sslmode: str) -> dict[str, str]:
+    # libpq would look for the CA in the service account's ~/.postgresql/root.crt; with
+    # verify-full the system's trusted CAs verify the server, as they do for MySQL.
+    return {"sslrootcert": "system"} if sslmode == "verify-full" else {}
 
 
 async def _require_schema(
@@ -293,10 +304,21 @@ def _mentions(detail: str, *words: str) -> bool:
     return all(word in detail for word in words)
 
 
+def _server_words(detail: str, connection: ConnectionSettings) -> str:
+    """The message without the names the client chose, which libpq repeats in quotes.
+
+    A database called ``roles`` or a host called ``ssl.example`` must not read as the
+    server's own words.
+    """
+    for value in (connection.host, connection.database, connection.username):
+        detail = detail.replace(f'"{value}"', '""')
+    return detail
+
+
 def _translate(exc: psycopg.Error, connection: ConnectionSettings) -> DatabaseError:
     """A driver error as a message the user can act on; the driver's text goes to the log."""
-    detail = str(exc)
-    logger.info("postgresql connection failed: %s", detail)
+    logger.info("postgresql connection failed: %s", exc)
+    detail = _server_words(str(exc), connection)
     where = f"PostgreSQL at {connection.host}:{connection.port}"
     if any(sign in detail for sign in _BAD_CREDENTIALS) or _mentions(
         detail, "role", "does not exist"
