@@ -71,6 +71,15 @@ MOMENTS = {
     "2025-06-01": datetime(2025, 6, 1),
     "2025-05-20 00:00:00": datetime(2025, 5, 20),
 }
+# The service exports in UTC, so a wall-clock time is the UTC moment; offsets shift it.
+INSTANTS = {
+    "2025-05-01 10:00:00": datetime(2025, 5, 1, 10),
+    "2025-05-31T21:00:00Z": datetime(2025, 5, 31, 21),
+    "2025-06-01T03:00:00+03:00": datetime(2025, 6, 1),
+    "15.05.2025 08:00:00": datetime(2025, 5, 15, 8),
+    "2024-12-31 12:30:45": datetime(2024, 12, 31, 12, 30, 45),
+    "2025-05-20": datetime(2025, 5, 20),
+}
 ORDERED = ["=", "<", "<=", ">", ">=", "><", "@"]
 
 
@@ -101,7 +110,7 @@ def _same(values: list[Any]) -> st.SearchStrategy[tuple[Any, Any]]:
 
 NULL_CHECKS = st.builds(
     lambda field, negated: Cond(field, "null", negated, False, ()),
-    st.sampled_from(["STAGE", "QTY", "AMOUNT", "DAY", "MOMENT", "FLAG", "NOTE"]),
+    st.sampled_from(["STAGE", "QTY", "AMOUNT", "DAY", "MOMENT", "INSTANT", "FLAG", "NOTE"]),
     st.booleans(),
 )
 
@@ -114,6 +123,7 @@ CONDITIONS = st.one_of(
     _conditions_of("AMOUNT", ORDERED, st.sampled_from([(a, Decimal(a)) for a in AMOUNTS])),
     _conditions_of("DAY", ORDERED, _pairs(DAYS)),
     _conditions_of("MOMENT", ORDERED, _pairs(MOMENTS)),
+    _conditions_of("INSTANT", ORDERED, _pairs(INSTANTS)),
     _conditions_of("FLAG", ["="], _same([0, 1])),
     NULL_CHECKS,
 )

@@ -90,6 +90,7 @@ CASES = [
     ("flag-one", {"=FLAG": 1}, [1, 4, 6]),
     ("flag-zero", {"=FLAG": "0"}, [2, 5]),
     ("flag-not-one-keeps-null", {"!FLAG": "1"}, [2, 3, 5]),
+    ("flag-true", {"=FLAG": "true"}, [1, 4, 6]),
     # dates
     ("report-range", {">=DAY": "01.05.2025", "<=DAY": "31.05.2025 23:59:59"}, [1, 2, 6]),
     ("old-portal-range", {">=DAY": "01.05.2025", "<=DAY": "31.05.2025"}, [1, 2, 6]),
@@ -125,7 +126,8 @@ CASES = [
     ("is-null-in-a-group", {"0": {"LOGIC": "OR", "0": {"=QTY": "0"}}}, [3]),
     ("exclude-is-null", {"0": {"LOGIC": "OR", "0": {"!=QTY": "0"}}}, [1, 2, 4, 5, 6]),
     ("deep-groups", {"0": {"0": {"0": {"LOGIC": "OR", "=QTY": "10", "=STAGE": "NEW"}}}}, [3, 4]),
-    ("binary-is-null", {"0": {"=PAYLOAD": "0"}}, [1, 2, 3, 4, 5, 6]),
+    ("binary-is-null", {"0": {"=PAYLOAD": "0"}}, [3, 4, 5, 6]),
+    ("binary-is-not-null", {"0": {"!=PAYLOAD": "0"}}, [1, 2]),
     ("real-names-ignoring-case", {"=stage": "WON"}, [1]),
 ]
 

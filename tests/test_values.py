@@ -129,6 +129,13 @@ def test_floating_is_the_shortest_repr_or_null(
             id="19-digits-text",
         ),
         pytest.param(
+            Decimal("0.30000000000000004"),
+            '"0.30000000000000004"',
+            "0.30000000000000004",
+            id="16-digits-text-even-when-a-double-would-hold-it",
+        ),
+        pytest.param(Decimal("100.50"), "100.50", 100.5, id="trailing-zero-not-significant"),
+        pytest.param(
             Decimal("9007199254740993"),
             '"9007199254740993"',
             "9007199254740993",

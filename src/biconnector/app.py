@@ -127,6 +127,11 @@ async def read_params(request: Request) -> Mapping[str, Any]:
             raise InvalidRequest("The body is not valid JSON.") from exc
         if not isinstance(decoded, dict):
             raise InvalidRequest("The JSON body must be an object of parameters.")
+        try:
+            # JSON's \ud800 escapes can name half a character, which no database accepts.
+            json.dumps(decoded, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidRequest("The JSON body holds an unpaired UTF-16 surrogate.") from exc
         return decoded
     if content_type in ("application/x-www-form-urlencoded", ""):
         try:

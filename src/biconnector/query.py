@@ -7,6 +7,8 @@ is refused with a message that names the key.
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,6 +21,8 @@ from biconnector.protocol.filters import Condition, Group, Operator, Scalar
 from biconnector.settings import Settings
 
 _TEXT_OPERATORS = (Operator.CONTAINS, Operator.LIKE)
+# Beyond every integer column of both engines (BIGINT UNSIGNED ends below 2^64).
+_INTEGER_BOUND = 10**20
 
 
 def resolve_filter(group: Group | None, fields: Fields, settings: Settings) -> Where | None:
@@ -44,23 +48,23 @@ def deterministic_order(
 ) -> tuple[Ordering, ...]:
     """The order completed so that every page of an offset is the same on every call.
 
-    The primary key decides ties when the user may read all of it; otherwise every column
-    does, which is deterministic because rows equal in every column are exported alike.
+    The primary key decides ties when the user may read all of it. Otherwise every column
+    does, by its exact value (text by its bytes, which no collation can call equal), which
+    is deterministic because rows equal in every column are exported alike.
     """
     by_name = {column.info.name: column.info for column in columns}
     if primary_key and all(name in by_name for name in primary_key):
-        tiebreak = [by_name[name] for name in primary_key]
-    else:
-        inexact = [column for column in columns if not column.info.exact_order]
-        if inexact:
-            raise UnsupportedParameter(
-                "offset needs a deterministic order, and this table has no primary key the "
-                f"user may read while field {inexact[0].code} can only be sorted by a prefix "
-                "of its values: leave out offset, or add a primary key."
-            )
-        tiebreak = [column.info for column in columns]
-    ordered = {item.column.name for item in order}
-    return order + tuple(Ordering(info) for info in tiebreak if info.name not in ordered)
+        ordered = {item.column.name for item in order}
+        keys = [by_name[name] for name in primary_key if name not in ordered]
+        return order + tuple(Ordering(info) for info in keys)
+    inexact = [column for column in columns if not column.info.exact_order]
+    if inexact:
+        raise UnsupportedParameter(
+            "offset needs a deterministic order, and this table has no primary key the user "
+            f"may read while field {inexact[0].code} can only be sorted by a prefix of its "
+            "values: leave out offset, or add a primary key."
+        )
+    return order + tuple(Ordering(column.info, tiebreak=True) for column in columns)
 
 
 def _where(group: Group, fields: Fields, settings: Settings) -> Where:
@@ -93,9 +97,17 @@ def _predicate(condition: Condition, fields: Fields, settings: Settings) -> Pred
 
 def _typed(condition: Condition, column: Column, value: Scalar, settings: Settings) -> Any:
     text = _text(value)
-    if condition.operator in _TEXT_OPERATORS:
-        return text
+    if "\x00" in text:
+        raise InvalidRequest(f"{condition.path} holds a NUL character, which no field can match.")
     info = column.info
+    if condition.operator in _TEXT_OPERATORS:
+        if info.instant:
+            # The database sees the moment in UTC; only the export shows it in the zone.
+            raise UnsupportedParameter(
+                f"{condition.path}: field {column.code} holds moments in time, which take "
+                "comparisons but no contains or LIKE."
+            )
+        return text
     try:
         return _convert(info, text, settings)
     except literals.LiteralError as exc:
@@ -106,17 +118,40 @@ def _typed(condition: Condition, column: Column, value: Scalar, settings: Settin
 
 
 def _convert(info: ColumnInfo, text: str, settings: Settings) -> Any:
+    order, zone = settings.slash_date_order, settings.timezone
     if info.type == "int":
         if info.kind == "boolean":
             return literals.read_boolean(text)
-        return literals.read_integer(text)
+        integer = literals.read_integer(text)
+        if not -_INTEGER_BOUND < integer < _INTEGER_BOUND:
+            raise literals.LiteralError("the number is beyond the range of any integer column")
+        return integer
     if info.type == "double":
-        return literals.read_decimal(text)
+        number = literals.read_decimal(text)
+        return number if info.float_bits is None else _floating(number, info.float_bits)
     if info.type == "date":
-        return literals.read_date(text, settings.slash_date_order, settings.timezone)
+        return literals.read_date(text, order, zone)
     if info.type == "datetime":
-        return literals.read_datetime(text, settings.slash_date_order, settings.timezone)
+        if info.instant:
+            return literals.read_instant(text, order, zone)
+        return literals.read_datetime(text, order, zone)
     return text
+
+
+def _floating(number: Decimal, bits: int) -> float:
+    """The bound as the column's own floating-point type holds it.
+
+    A REAL column stores 0.1 as 0.100000001...: exported as 0.1, it must equal 0.1.
+    """
+    value = float(number)
+    if bits == 32 and math.isfinite(value):
+        try:
+            (value,) = struct.unpack("f", struct.pack("f", value))
+        except OverflowError:  # older Pythons refuse to round what a float32 cannot hold
+            value = math.inf
+    if not math.isfinite(value):
+        raise literals.LiteralError("the number is beyond the range of the field's type")
+    return value
 
 
 def _text(value: Scalar) -> str:

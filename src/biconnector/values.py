@@ -24,6 +24,9 @@ NULL = "null"
 # ones into floats; larger values are therefore sent as strings of their exact digits.
 PHP_INT_MAX = 2**63 - 1
 
+# Decimal digits a PHP float (an IEEE double) represents exactly.
+SIGNIFICANT_DIGITS = 15
+
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 
@@ -67,9 +70,11 @@ def decimal(value: Any) -> str:
     if not number.is_finite():
         return NULL
     plain = format(number, "f")
-    # A JSON number that a PHP float cannot hold digit for digit is sent as a string, so
-    # nothing is lost on the wire; Bitrix24 itself keeps about 15 significant digits.
-    return plain if Decimal(repr(float(number))) == number else f'"{plain}"'
+    # A double holds every decimal of up to 15 significant digits exactly (DBL_DIG), so such
+    # a value travels as a JSON number; a longer one is sent as a string of its digits, so
+    # nothing is lost on the wire. The engines write the same rule in SQL.
+    significant = len(number.normalize().as_tuple().digits)
+    return plain if significant <= SIGNIFICANT_DIGITS else f'"{plain}"'
 
 
 def binary(value: Any) -> str:

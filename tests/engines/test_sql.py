@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,7 +34,7 @@ def condition(
 
 
 def mysql() -> SqlDialect:
-    return MySQLSql("shop", UTC)
+    return MySQLSql("shop")
 
 
 def test_values_are_parameters_never_text() -> None:
@@ -113,17 +113,27 @@ def test_the_last_second_of_year_9999_has_no_next_second() -> None:
     assert params == []
 
 
-def test_mysql_timestamps_are_compared_in_utc() -> None:
-    dialect = MySQLSql("shop", ZoneInfo("Europe/Moscow"))
-    query = Query(
-        TABLE,
-        (INSTANT,),
-        where(condition(INSTANT, Operator.GREATER_OR_EQUAL, datetime(2025, 6, 1))),
-    )
+def test_mysql_timestamps_are_compared_as_utc_moments() -> None:
+    moment = datetime(2025, 6, 1, tzinfo=ZoneInfo("Europe/Moscow"))
+    query = Query(TABLE, (INSTANT,), where(condition(INSTANT, Operator.GREATER_OR_EQUAL, moment)))
 
-    _, params = select(dialect, query)
+    _, params = select(MySQLSql("shop"), query)
 
     assert params == [datetime(2025, 5, 31, 21)]
+
+
+def test_values_exported_as_null_count_as_null() -> None:
+    day = ColumnInfo("day", "date", "temporal", values.date_text, sql_type="date")
+    query = Query(TABLE, (day,), where(condition(day, Operator.IS_NULL)))
+    statement, _ = select(MySQLSql("shop"), query)
+    assert "`day` IS NULL OR NOT ((YEAR(`day`) > 0" in statement
+
+    query = Query(TABLE, (day,), where(condition(day, Operator.LESS, date(2025, 1, 1))))
+    statement, _ = select(MySQLSql("shop"), query)
+    assert statement.endswith(
+        "WHERE (((`day` < %s) AND (YEAR(`day`) > 0 AND MONTH(`day`) > 0"
+        " AND DAYOFMONTH(`day`) > 0 AND DAYOFMONTH(`day`) <= DAYOFMONTH(LAST_DAY(`day`)))))"
+    )
 
 
 def test_dates_compare_in_their_own_type() -> None:
@@ -144,7 +154,7 @@ def test_dates_compare_in_their_own_type() -> None:
             PostgresSql("public"), """("stage")::text ILIKE %s ESCAPE '!'""", id="postgresql"
         ),
         pytest.param(
-            MySQLSql("shop", UTC),
+            MySQLSql("shop"),
             "LOWER(CONVERT(CAST(`stage` AS CHAR) USING utf8mb4) COLLATE utf8mb4_bin) LIKE "
             "LOWER(CONVERT(%s USING utf8mb4) COLLATE utf8mb4_bin) ESCAPE '!'",
             id="mysql",
@@ -169,7 +179,7 @@ def test_like_keeps_the_clients_wildcards() -> None:
     ("dialect", "expected"),
     [
         pytest.param(PostgresSql("public"), "LIMIT 10 OFFSET 20", id="postgresql"),
-        pytest.param(MySQLSql("shop", UTC), "LIMIT 10 OFFSET 20", id="mysql"),
+        pytest.param(MySQLSql("shop"), "LIMIT 10 OFFSET 20", id="mysql"),
     ],
 )
 def test_order_then_bounds(dialect: SqlDialect, expected: str) -> None:

@@ -52,6 +52,8 @@ _LOG = "CREATE TABLE deals_log (happened DATE, message TEXT)"
 _LOG_ROWS = (
     "INSERT INTO deals_log VALUES ('2025-01-02', 'a'), ('2025-01-01', 'b'), ('2025-01-01', 'a')"
 )
+# Only the first two deals carry a payload.
+_PAYLOAD = "UPDATE deals SET payload = 'x' WHERE id <= 2"
 
 
 def _postgres_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -70,6 +72,7 @@ def deals_tables(pg_db: Database, mysql_db: Database) -> Iterator[None]:
         admin.execute(_LOG_ROWS.encode())
         for row in ROWS:
             admin.execute(insert.encode(), _postgres_row(row))
+        admin.execute(_PAYLOAD.encode())
     with mysql_admin() as admin:
         admin.execute(f"USE `{mysql_db.name}`")
         admin.execute("SET time_zone = '+00:00'")
@@ -77,6 +80,7 @@ def deals_tables(pg_db: Database, mysql_db: Database) -> Iterator[None]:
         admin.execute(_LOG)
         admin.execute(_LOG_ROWS)
         admin.executemany(insert, ROWS)
+        admin.execute(_PAYLOAD)
     try:
         yield
     finally:

@@ -25,9 +25,12 @@ BATCH_SIZE = 2000
 class ColumnInfo:
     """A column as the engine sees it: its real name and how its values are read.
 
-    ``exact_order`` is false for types the database sorts by a prefix only (MySQL's TEXT and
-    BLOB types), which cannot make a page of rows deterministic. Binary columns are exported
-    as base64 and take no filter but IS NULL.
+    ``kind`` and ``sql_type`` (the database's own type name) are for the engine. The rest is
+    for every layer: ``exact_order`` is false for types the database sorts by a prefix only
+    (MySQL's TEXT, BLOB and long VARCHAR), which cannot make a page of rows deterministic;
+    binary columns are exported as base64 and take no filter but IS NULL; an ``instant``
+    holds a moment in time (timestamptz, MySQL TIMESTAMP) shown in the export time zone;
+    ``float_bits`` is 32 or 64 for binary floating-point columns.
     """
 
     name: str
@@ -36,6 +39,9 @@ class ColumnInfo:
     encode: Encoder
     exact_order: bool = True
     binary: bool = False
+    sql_type: str = ""
+    instant: bool = False
+    float_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,11 @@ class Where:
 
 @dataclass(frozen=True)
 class Ordering:
+    """One key of ORDER BY; a ``tiebreak`` key orders by the exact value, bytes for text."""
+
     column: ColumnInfo
     descending: bool = False
+    tiebreak: bool = False
 
 
 @dataclass(frozen=True)

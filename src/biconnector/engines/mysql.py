@@ -12,8 +12,8 @@ import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncmy
@@ -59,7 +59,7 @@ ORDER BY CAST(c.TABLE_NAME AS BINARY)
 """
 
 _COLUMNS = """
-SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS
 WHERE TABLE_SCHEMA = %s AND CAST(TABLE_NAME AS BINARY) = CAST(%s AS BINARY)
   AND FIND_IN_SET('select', PRIVILEGES)
 ORDER BY ORDINAL_POSITION
@@ -72,8 +72,8 @@ WHERE TABLE_SCHEMA = %s AND CAST(TABLE_NAME AS BINARY) = CAST(%s AS BINARY)
 ORDER BY ORDINAL_POSITION
 """
 
-# Types MySQL sorts by their first max_sort_length bytes only.
-_LONG = {"tinytext", "text", "mediumtext", "longtext"}
+# MySQL sorts strings by their first max_sort_length bytes (1024 by default) only.
+_MAX_SORT_LENGTH = 1024
 _INTEGERS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
 _BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 _GEOMETRIES = {
@@ -105,14 +105,22 @@ def quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``").replace("%", "%%") + "`"
 
 
-def _column(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
+def _column(name: str, data_type: str, octets: int | None, timestamps: Encoder) -> ColumnInfo:
     data_type = data_type.lower()
+    info = _described(name, data_type, timestamps)
+    if octets is not None and octets > _MAX_SORT_LENGTH:
+        info = replace(info, exact_order=False)
+    return replace(info, sql_type=data_type)
+
+
+def _described(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
     if data_type in _INTEGERS:
         return ColumnInfo(name, "int", "value", values.integer)
     if data_type == "bit":
         return ColumnInfo(name, "int", "bits", values.bits)
     if data_type in ("float", "double", "real"):
-        return ColumnInfo(name, "double", "value", values.floating)
+        bits = 32 if data_type == "float" else 64
+        return ColumnInfo(name, "double", "value", values.floating, float_bits=bits)
     if data_type in ("decimal", "numeric"):
         return ColumnInfo(name, "double", "value", values.decimal)
     if data_type == "date":
@@ -120,25 +128,23 @@ def _column(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
     if data_type == "datetime":
         return ColumnInfo(name, "datetime", "temporal", values.datetime_text)
     if data_type == "timestamp":
-        return ColumnInfo(name, "datetime", "instant", timestamps)
+        return ColumnInfo(name, "datetime", "instant", timestamps, instant=True)
     if data_type == "time":
         return ColumnInfo(name, "string", "temporal", values.text)
     if data_type in _BINARIES:
-        exact = data_type in ("binary", "varbinary")
-        return ColumnInfo(name, "string", "value", values.binary, exact_order=exact, binary=True)
+        return ColumnInfo(name, "string", "value", values.binary, binary=True)
     if data_type in _GEOMETRIES:
         return ColumnInfo(name, "string", "geometry", values.text, exact_order=False)
     if data_type == "json":
         return ColumnInfo(name, "string", "json", values.text, exact_order=False)
-    return ColumnInfo(name, "string", "value", values.text, exact_order=data_type not in _LONG)
+    return ColumnInfo(name, "string", "value", values.text)
 
 
 class MySQLSql(SqlDialect):
     """MySQL's and MariaDB's side of the data endpoint's SELECT."""
 
-    def __init__(self, database: str, zone: tzinfo) -> None:
+    def __init__(self, database: str) -> None:
         self._database = database
-        self._zone = zone
 
     def quote(self, identifier: str) -> str:
         return quote(identifier)
@@ -159,6 +165,8 @@ class MySQLSql(SqlDialect):
         return quote(column.name)
 
     def text(self, column: ColumnInfo) -> str:
+        if column.sql_type in ("datetime", "timestamp"):
+            return f"LEFT(CAST({quote(column.name)} AS CHAR), 19)"
         if column.kind == "bits":
             return f"CAST({quote(column.name)} + 0 AS CHAR)"
         if column.kind == "geometry":
@@ -181,21 +189,35 @@ class MySQLSql(SqlDialect):
         return f"LIMIT {count} OFFSET {int(offset)}"
 
     def parameter(self, column: ColumnInfo, value: Any) -> Any:
-        # The session reads TIMESTAMP in UTC; the filter's date-times are in the export zone.
-        if column.kind == "instant" and isinstance(value, datetime):
-            local = value.replace(tzinfo=self._zone)
-            return local.astimezone(UTC).replace(tzinfo=None)
+        # The session reads TIMESTAMP in UTC; an instant's bound arrives as an aware moment.
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value
+
+    def valid(self, column: ColumnInfo) -> str | None:
+        if column.sql_type not in ("date", "datetime", "timestamp"):
+            return None
+        # Zero dates, and days such as 2024-02-30 that ALLOW_INVALID_DATES lets in.
+        name = quote(column.name)
+        return (
+            f"(YEAR({name}) > 0 AND MONTH({name}) > 0 AND DAYOFMONTH({name}) > 0"
+            f" AND DAYOFMONTH({name}) <= DAYOFMONTH(LAST_DAY({name})))"
+        )
+
+    def tiebreak(self, column: ColumnInfo) -> str:
+        # Collations call 'Won' and 'won ' equal; their bytes never are.
+        if column.type == "string":
+            return f"CAST({self.text(column)} AS BINARY)"
+        return self.operand(column)
 
 
 class MySQLSession(Session):
     default_schema = None
 
-    def __init__(self, connection: Any, database: str, timestamps: Encoder, zone: tzinfo) -> None:
+    def __init__(self, connection: Any, database: str, timestamps: Encoder) -> None:
         self._connection = connection
         self._database = database
         self._timestamps = timestamps
-        self._zone = zone
 
     async def ping(self) -> None:
         await self._fetch("SELECT 1")
@@ -206,14 +228,16 @@ class MySQLSession(Session):
 
     async def columns(self, table: TableName) -> list[ColumnInfo]:
         found = await self._fetch(_COLUMNS, self._database, table.name)
-        return [_column(name, data_type, self._timestamps) for name, data_type in found]
+        return [
+            _column(name, data_type, octets, self._timestamps) for name, data_type, octets in found
+        ]
 
     async def primary_key(self, table: TableName) -> list[str]:
         found = await self._fetch(_PRIMARY_KEY, self._database, table.name)
         return [name for (name,) in found]
 
     async def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        statement, params = select(MySQLSql(self._database, self._zone), query)
+        statement, params = select(MySQLSql(self._database), query)
         # asyncmy's protocol reads the socket for as long as the server sends, without flow
         # control, so a client slower than the database would pile the whole result up in
         # memory. Reading only while a batch is fetched leaves the rest in the kernel's
@@ -264,9 +288,7 @@ class MySQLEngine(Engine):
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
         conn = await self._connect(connection)
         try:
-            yield MySQLSession(
-                conn, connection.database, self._timestamp_encoder(), self.settings.timezone
-            )
+            yield MySQLSession(conn, connection.database, self._timestamp_encoder())
         finally:
             conn.close()
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -94,12 +95,19 @@ _FLOATS = {"float4", "float8"}
 
 
 def _column(name: str, type_name: str) -> ColumnInfo:
+    info = _described(name, type_name)
+    return replace(info, sql_type=type_name)
+
+
+def _described(name: str, type_name: str) -> ColumnInfo:
     if type_name in _INTEGERS:
         return ColumnInfo(name, "int", "integer", values.integer)
     if type_name == "bool":
         return ColumnInfo(name, "int", "boolean", values.boolean)
     if type_name in _FLOATS:
-        return ColumnInfo(name, "double", "float", values.floating)
+        # real is read as its own shortest text (0.1), not as the double it widens to.
+        bits = 32 if type_name == "float4" else 64
+        return ColumnInfo(name, "double", "float", values.floating, float_bits=bits)
     if type_name in ("numeric", "money"):
         return ColumnInfo(name, "double", "numeric", values.decimal)
     if type_name == "date":
@@ -107,7 +115,8 @@ def _column(name: str, type_name: str) -> ColumnInfo:
     if type_name in ("timestamp", "timestamptz"):
         # The session's TimeZone is the export time zone, so timestamptz text is already the
         # wall-clock time there, and timestamp text is printed as stored.
-        return ColumnInfo(name, "datetime", "temporal", values.datetime_text)
+        instant = type_name == "timestamptz"
+        return ColumnInfo(name, "datetime", "temporal", values.datetime_text, instant=instant)
     if type_name == "bytea":
         return ColumnInfo(name, "string", "binary", values.binary, binary=True)
     return ColumnInfo(name, "string", "text", values.text)
@@ -130,21 +139,27 @@ class PostgresSql(SqlDialect):
         return f"{quote(name.schema or self._default_schema)}.{quote(name.name)}"
 
     def export(self, column: ColumnInfo) -> str:
-        if column.kind in ("text", "temporal"):
+        if column.kind in ("text", "temporal") or column.float_bits == 32:
             return f"{quote(column.name)}::text"
         return self.operand(column)
 
     def operand(self, column: ColumnInfo) -> str:
+        name = quote(column.name)
         # Types without an order of their own (json, point...) compare as their text.
         if column.kind == "text":
-            return f"{quote(column.name)}::text"
+            return f"{name}::text"
         if column.kind == "numeric":
-            return f"{quote(column.name)}::numeric"
-        return quote(column.name)
+            return f"{name}::numeric"
+        if column.sql_type in ("xid", "cid"):
+            return f"{name}::text::bigint"
+        return name
 
     def text(self, column: ColumnInfo) -> str:
+        name = quote(column.name)
         if column.kind == "boolean":
-            return f"{quote(column.name)}::int::text"
+            return f"{name}::int::text"
+        if column.sql_type == "timestamp":
+            return f"date_trunc('second', {name})::text"
         return f"({self.operand(column)})::text"
 
     def like(self, text: str) -> str:
@@ -158,6 +173,26 @@ class PostgresSql(SqlDialect):
         if offset:
             parts.append(f"OFFSET {int(offset)}")
         return " ".join(parts)
+
+    def valid(self, column: ColumnInfo) -> str | None:
+        name = quote(column.name)
+        if column.kind == "float":
+            return f"{name} NOT IN ('NaN', 'Infinity', '-Infinity')"
+        if column.kind == "numeric":
+            return f"{name}::text NOT IN ('NaN', 'Infinity', '-Infinity')"
+        if column.sql_type == "date":
+            return f"{name} BETWEEN '0001-01-01' AND '9999-12-31'"
+        if column.sql_type in ("timestamp", "timestamptz"):
+            # Years outside 1-9999 of the exported wall-clock time are null.
+            local = f"{name}::timestamp"
+            return f"({local} >= '0001-01-01' AND {local} < '10000-01-01')"
+        return None
+
+    def tiebreak(self, column: ColumnInfo) -> str:
+        # Text compares by its bytes, which no collation can call equal when they differ.
+        if column.kind == "text":
+            return f"convert_to({quote(column.name)}::text, 'UTF8')"
+        return self.operand(column)
 
 
 class PostgresSession(Session):

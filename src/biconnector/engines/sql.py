@@ -71,6 +71,15 @@ class SqlDialect(ABC):
         """The value as the driver should bind it for a comparison with the column."""
         return value
 
+    def valid(self, column: ColumnInfo) -> str | None:
+        """A condition false for the values the export writes as null though they are not
+        NULL (NaN, infinities, impossible dates); None when only NULL is exported as null."""
+        return None
+
+    def tiebreak(self, column: ColumnInfo) -> str:
+        """An expression that orders the column's values totally, for deterministic pages."""
+        return self.operand(column)
+
 
 def select(dialect: SqlDialect, query: Query) -> tuple[str, list[Any]]:
     """The statement that reads the query's rows, and its parameters."""
@@ -108,7 +117,7 @@ def _escaped(value: str, specials: str) -> str:
 def _ordering(dialect: SqlDialect, item: Ordering) -> str:
     # NULLs sort first ascending and last descending on both engines, written out because
     # PostgreSQL's own default is the opposite of MySQL's.
-    operand = dialect.operand(item.column)
+    operand = (dialect.tiebreak if item.tiebreak else dialect.operand)(item.column)
     if item.descending:
         return f"{operand} IS NULL, {operand} DESC"
     return f"{operand} IS NOT NULL, {operand}"
@@ -128,10 +137,19 @@ def _group(dialect: SqlDialect, where: Where, params: list[Any]) -> str:
 
 
 def _predicate(dialect: SqlDialect, predicate: Predicate, params: list[Any]) -> str:
+    column = predicate.column
+    operand, valid = dialect.operand(column), dialect.valid(column)
+    # What the export writes as null counts as NULL: IS NULL finds it, and no comparison
+    # matches it.
     if predicate.operator is Operator.IS_NULL:
-        null = "IS NOT NULL" if predicate.negated else "IS NULL"
-        return f"{dialect.operand(predicate.column)} {null}"
+        if valid is None:
+            return f"{operand} IS {'NOT ' if predicate.negated else ''}NULL"
+        if predicate.negated:
+            return f"({operand} IS NOT NULL AND {valid})"
+        return f"({operand} IS NULL OR NOT ({valid}))"
     condition = _condition(dialect, predicate, params)
+    if valid is not None:
+        condition = f"({condition}) AND {valid}"
     # A row whose field is NULL does not match the condition, so its negation keeps it
     # (PROTOCOL.md): NOT would leave NULL, which drops the row; IS NOT TRUE keeps it.
     return f"(({condition}) IS NOT TRUE)" if predicate.negated else f"({condition})"

@@ -89,7 +89,7 @@ def read_filter(value: Any) -> Group | None:
 
 
 class _Counter:
-    """Conditions and values read so far, against the request's bounds."""
+    """Conditions (groups count as one) and values read so far, against the bounds."""
 
     def __init__(self) -> None:
         self.conditions = 0
@@ -114,6 +114,8 @@ def _group(value: Any, path: str, depth: int, counter: _Counter) -> Group:
     if depth > MAX_DEPTH:
         raise InvalidRequest(f"{path} is nested deeper than {MAX_DEPTH} groups.")
     entries = _entries(value, path)
+    # An empty group restricts nothing, as in Bitrix's ORM; it still counts against the bound.
+    counter.add(path, 0)
     any_of = False
     items: list[Node] = []
     for key, item in entries:

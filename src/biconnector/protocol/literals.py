@@ -32,6 +32,8 @@ _SLASHED = re.compile(
 _INTEGER = re.compile(r"[+-]?\d{1,20}")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_LARGEST_EXPONENT = 64
+_MOST_DIGITS = 65
 
 
 class LiteralError(ValueError):
@@ -39,8 +41,13 @@ class LiteralError(ValueError):
 
 
 def read_integer(text: str) -> int | Decimal:
-    """An integer, or the exact decimal a comparison with an integer field may use."""
+    """An integer, or the exact decimal a comparison with an integer field may use.
+
+    ``true`` and ``false`` are 1 and 0, as PHP writes them and as MySQL stores BOOLEAN.
+    """
     stripped = text.strip()
+    if stripped.lower() in ("true", "false"):
+        return int(read_boolean(stripped))
     if _INTEGER.fullmatch(stripped):
         return int(stripped)
     number = read_decimal(stripped)
@@ -48,15 +55,24 @@ def read_integer(text: str) -> int | Decimal:
 
 
 def read_decimal(text: str) -> Decimal:
+    """An exact decimal; ``1,5`` is read as 1.5. Beyond 65 digits or 10^±64 it is refused,
+    which no database column holds and no driver binds reliably."""
     stripped = text.strip()
     if _DECIMAL_COMMA.fullmatch(stripped):
         stripped = stripped.replace(",", ".")
     if not _DECIMAL.fullmatch(stripped):
         raise LiteralError("expected a number such as 42 or 3.14")
     try:
-        return Decimal(stripped)
+        number = Decimal(stripped)
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
         raise LiteralError("expected a number such as 42 or 3.14") from exc
+    if number and (abs(number.adjusted()) > _LARGEST_EXPONENT or _digits(number) > _MOST_DIGITS):
+        raise LiteralError(f"expected at most {_MOST_DIGITS} digits and a magnitude within 10^±64")
+    return number
+
+
+def _digits(number: Decimal) -> int:
+    return len(number.normalize().as_tuple().digits)
 
 
 def read_boolean(text: str) -> bool:
@@ -74,14 +90,29 @@ def read_datetime(text: str, slash_order: SlashOrder, zone: tzinfo) -> datetime:
     A value with an offset or ``Z`` names an instant and is shown in ``zone``, the time zone
     the service exports date-times in.
     """
+    try:
+        moment = read_instant(text, slash_order, zone).astimezone(zone)
+    except OverflowError as exc:
+        raise LiteralError("the moment falls outside the years 1 to 9999") from exc
+    return moment.replace(tzinfo=None)
+
+
+def read_instant(text: str, slash_order: SlashOrder, zone: tzinfo) -> datetime:
+    """The moment a value names, as an aware date-time in UTC.
+
+    A value without an offset is a wall-clock time in ``zone``; in the hour a change from
+    summer time repeats, it is the first of the two moments, and a time the change to summer
+    time skips is read with the offset in force before it.
+    """
     stripped = text.strip()
     for parse in (_iso, _dotted, _slashed):
         found = parse(stripped, slash_order)
         if found is not None:
             moment, offset = found
-            if offset is None:
-                return moment
-            return moment.replace(tzinfo=offset).astimezone(zone).replace(tzinfo=None)
+            try:
+                return moment.replace(tzinfo=offset or zone).astimezone(UTC)
+            except OverflowError as exc:
+                raise LiteralError("the moment falls outside the years 1 to 9999") from exc
     raise LiteralError(
         "expected a date such as 2025-05-31, 31.05.2025 or 05/31/2025, optionally with a time "
         "such as 23:59:59"
