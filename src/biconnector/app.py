@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, aclosing
 from typing import Any
 
@@ -82,12 +82,15 @@ async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
             limit=request.limit,
             offset=request.offset,
         )
-        rows = await stack.enter_async_context(aclosing(session.rows(wanted)))
-        # The first batch is read before the status line is sent, so a failing query still
-        # gets a proper error status. The cursor and the session close when the last byte is
-        # written, or when the client goes away.
-        first: Sequence[Sequence[Any]] = await anext(rows, [])
-        body = export.body([name for name, _ in selected], [i.encode for i in infos], first, rows)
+        chunks = await stack.enter_async_context(aclosing(session.json_rows(wanted)))
+        interval = engine.settings.data_keepalive_interval
+        stream = await stack.enter_async_context(aclosing(export.paced(chunks, interval)))
+        # The first rows (or, from a slow query, the first keep-alive) are awaited before the
+        # status line is sent, so a query that fails at once still gets a proper error
+        # status. The cursor and the session close when the last byte is written, or when
+        # the client goes away.
+        first = await anext(stream, None)
+        body = export.body([name for name, _ in selected], first, stream)
         response = StreamingResponse(_closing(body, stack.pop_all()), media_type="application/json")
     return response
 
@@ -96,15 +99,15 @@ async def _closing(
     chunks: AsyncGenerator[bytes, None], stack: AsyncExitStack
 ) -> AsyncIterator[bytes]:
     try:
-        async with aclosing(chunks):
-            async for chunk in chunks:
-                yield chunk
+        async for chunk in chunks:
+            yield chunk
     finally:
         # A client that goes away cancels the stream, and anyio keeps cancelling every await
         # inside it: closing the cursor and the session would be cut short and leave them
         # open. The clean-up is therefore shielded, and bounded so that a dead database
         # cannot hold it.
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
+            await chunks.aclose()
             await stack.aclose()
 
 

@@ -1,42 +1,62 @@
-"""Rows to the JSON body of the data endpoint, written batch by batch.
+"""The data endpoint's body: the header, then the rows as the engine writes them, streamed.
 
-The body is one JSON array: the header first, then one array per row. Each batch of rows
-becomes one chunk of text, so memory holds a batch, never the table. A stream that breaks
-off leaves the array unclosed, which no JSON parser accepts as a complete answer.
+The body is one JSON array: the header first, then one array per row. Each chunk of rows
+from the engine is sent as it comes, so memory holds a batch, never the table. A stream
+that breaks off leaves the array unclosed, which no JSON parser accepts as a complete
+answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from biconnector.values import Encoder
-
-
-def header(names: Iterable[str]) -> str:
-    return "[" + json.dumps(list(names), ensure_ascii=False)
+# JSON allows whitespace between any two tokens: a space keeps the connection from falling
+# silent while the database works, and the body still parses.
+KEEPALIVE = b" "
 
 
-def batch(rows: Iterable[Sequence[Any]], encoders: Sequence[Encoder]) -> str:
-    return "".join(
-        ",[" + ",".join(encode(value) for encode, value in zip(encoders, row, strict=True)) + "]"
-        for row in rows
-    )
+def header(names: Sequence[str]) -> bytes:
+    return ("[" + json.dumps(list(names), ensure_ascii=False)).encode()
+
+
+async def paced(chunks: AsyncIterator[bytes], interval: float) -> AsyncGenerator[bytes, None]:
+    """The chunks, with `KEEPALIVE` whenever ``interval`` seconds pass without one.
+
+    Bitrix24 gives up on a response that sends nothing for about a minute (PROTOCOL.md),
+    while a query may take longer than that to find its first row.
+    """
+    pending = asyncio.ensure_future(anext(chunks, None))
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield KEEPALIVE
+                continue
+            chunk = pending.result()
+            if chunk is None:
+                return
+            yield chunk
+            pending = asyncio.ensure_future(anext(chunks, None))
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
 
 
 async def body(
-    names: Sequence[str],
-    encoders: Sequence[Encoder],
-    first: Sequence[Sequence[Any]],
-    rest: AsyncIterator[Sequence[Sequence[Any]]],
+    names: Sequence[str], first: bytes | None, rest: AsyncIterator[bytes]
 ) -> AsyncGenerator[bytes, None]:
-    yield (header(names) + batch(first, encoders)).encode()
-    async for rows in rest:
-        # A driver with rows already buffered, and a send that need not wait, would let this
-        # loop run without ever reaching the event loop's I/O poll (seen with asyncmy under
-        # uvloop): other requests would stall and a client's disconnect would go unnoticed.
+    """The whole answer: ``[header,row,row...]``, with keep-alive spaces where they came."""
+    yield header(names)
+    chunk = first
+    while chunk is not None:
+        # Yielding to the event loop between chunks lets other requests run, and lets a
+        # client's disconnect be seen, even when the driver had rows buffered already.
         await asyncio.sleep(0)
-        yield batch(rows, encoders).encode()
+        yield chunk if chunk is KEEPALIVE else b"," + chunk
+        chunk = await anext(rest, None)
     yield b"]"

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # PostgreSQL keeps statement_timeout in milliseconds in a 32-bit integer.
     db_statement_timeout: float = Field(300.0, ge=1, le=2_147_483)
     export_timezone: str = "UTC"
+    # Bitrix24 stops reading after about 60 seconds without a byte (PROTOCOL.md).
+    data_keepalive_interval: float = Field(20.0, gt=0, le=50)
     slash_date_order: SlashOrder = "month-first"
 
     @field_validator("log_level")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +30,8 @@ class ColumnInfo:
     (MySQL's TEXT, BLOB and long VARCHAR), which cannot make a page of rows deterministic;
     binary columns are exported as base64 and take no filter but IS NULL; an ``instant``
     holds a moment in time (timestamptz, MySQL TIMESTAMP) shown in the export time zone;
-    ``float_bits`` is 32 or 64 for binary floating-point columns.
+    ``float_bits`` is 32 or 64 for binary floating-point columns; ``precision`` is the
+    declared number of digits of a decimal column, when it has one.
     """
 
     name: str
@@ -42,6 +43,7 @@ class ColumnInfo:
     sql_type: str = ""
     instant: bool = False
     float_bits: int | None = None
+    precision: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,30 @@ class Session(ABC):
     @abstractmethod
     def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         """The query's rows as batches, each value still in the driver's own type."""
+
+    def json_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+        """The query's rows as JSON arrays joined by commas, one chunk per batch.
+
+        Engines override this with a path on which the database writes the JSON itself;
+        this one encodes every value in Python, and is the reference the fast paths are
+        tested against.
+        """
+        return self.encoded_rows(query)
+
+    async def encoded_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+        """`json_rows`, with every value encoded in Python by its column's encoder."""
+        encoders = [column.encode for column in query.columns]
+        async with aclosing(self.rows(query)) as batches:
+            async for batch in batches:
+                if batch:
+                    yield encode_batch(batch, encoders).encode()
+
+
+def encode_batch(rows: Iterable[Sequence[Any]], encoders: Sequence[Encoder]) -> str:
+    return ",".join(
+        "[" + ",".join(encode(value) for encode, value in zip(encoders, row, strict=True)) + "]"
+        for row in rows
+    )
 
 
 class Engine(ABC):

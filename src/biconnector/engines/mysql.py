@@ -11,7 +11,7 @@ import logging
 import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,7 @@ from biconnector.errors import (
 )
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
-from biconnector.values import Encoder
+from biconnector.values import PHP_INT_MAX, SIGNIFICANT_DIGITS, Encoder
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ ORDER BY CAST(c.TABLE_NAME AS BINARY)
 """
 
 _COLUMNS = """
-SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS
+SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_OCTET_LENGTH, NUMERIC_PRECISION
+FROM information_schema.COLUMNS
 WHERE TABLE_SCHEMA = %s AND CAST(TABLE_NAME AS BINARY) = CAST(%s AS BINARY)
   AND FIND_IN_SET('select', PRIVILEGES)
 ORDER BY ORDINAL_POSITION
@@ -105,11 +106,15 @@ def quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``").replace("%", "%%") + "`"
 
 
-def _column(name: str, data_type: str, octets: int | None, timestamps: Encoder) -> ColumnInfo:
+def _column(
+    name: str, data_type: str, octets: int | None, precision: int | None, timestamps: Encoder
+) -> ColumnInfo:
     data_type = data_type.lower()
     info = _described(name, data_type, timestamps)
     if octets is not None and octets > _MAX_SORT_LENGTH:
         info = replace(info, exact_order=False)
+    if data_type in ("decimal", "numeric"):
+        info = replace(info, precision=precision)
     return replace(info, sql_type=data_type)
 
 
@@ -138,6 +143,50 @@ def _described(name: str, data_type: str, timestamps: Encoder) -> ColumnInfo:
     if data_type == "json":
         return ColumnInfo(name, "string", "json", values.text, exact_order=False)
     return ColumnInfo(name, "string", "value", values.text)
+
+
+def _json_value(column: ColumnInfo, utc: bool) -> str | None:
+    """SQL that writes the column's value as JSON text, or None where only Python can.
+
+    The text is what `biconnector.values` would write: the same numbers, strings, base64
+    and nulls for impossible dates. A TIMESTAMP shown in another zone than UTC needs time
+    zone tables the server may lack, so it is left to Python.
+    """
+    name, kind, sql_type = quote(column.name), column.kind, column.sql_type
+    valid = MySQLSql.valid_date(name)
+    if sql_type == "bigint" or kind == "bits":
+        number = f"({name} + 0)"
+        return (
+            f"IFNULL(IF({number} > {PHP_INT_MAX}, CONCAT('\"', {number}, '\"'), {number}), 'null')"
+        )
+    if column.type == "int":
+        return f"IFNULL({name} + 0, 'null')"
+    if column.float_bits is not None:
+        return f"IFNULL({name}, 'null')"
+    if sql_type in ("decimal", "numeric"):
+        if column.precision is not None and column.precision <= SIGNIFICANT_DIGITS:
+            return f"IFNULL({name} + 0, 'null')"
+        digits = (
+            f"LENGTH(TRIM(TRAILING '0' FROM TRIM(LEADING '0' FROM "
+            f"REPLACE(REPLACE(CAST({name} AS CHAR), '-', ''), '.', ''))))"
+        )
+        return (
+            f"IFNULL(IF({digits} <= {SIGNIFICANT_DIGITS}, {name} + 0,"
+            f" CONCAT('\"', {name} + 0, '\"')), 'null')"
+        )
+    if sql_type == "date":
+        return f"IF({valid}, CONCAT('\"', CAST({name} AS CHAR), '\"'), 'null')"
+    if sql_type == "datetime" or (sql_type == "timestamp" and utc):
+        return f"IF({valid}, CONCAT('\"', LEFT(CAST({name} AS CHAR), 19), '\"'), 'null')"
+    if sql_type == "timestamp":
+        return None
+    if column.binary:
+        # TO_BASE64 breaks lines every 76 characters; CHAR without USING would be binary.
+        base64 = f"REPLACE(TO_BASE64({name}), CHAR(10 USING utf8mb4), '')"
+        return f"IFNULL(CONCAT('\"', {base64}, '\"'), 'null')"
+    if kind == "geometry":
+        return f"IFNULL(JSON_QUOTE(ST_AsText({name})), 'null')"
+    return f"IFNULL(JSON_QUOTE(CONVERT({name} USING utf8mb4)), 'null')"
 
 
 class MySQLSql(SqlDialect):
@@ -197,8 +246,11 @@ class MySQLSql(SqlDialect):
     def valid(self, column: ColumnInfo) -> str | None:
         if column.sql_type not in ("date", "datetime", "timestamp"):
             return None
+        return self.valid_date(quote(column.name))
+
+    @staticmethod
+    def valid_date(name: str) -> str:
         # Zero dates, and days such as 2024-02-30 that ALLOW_INVALID_DATES lets in.
-        name = quote(column.name)
         return (
             f"(YEAR({name}) > 0 AND MONTH({name}) > 0 AND DAYOFMONTH({name}) > 0"
             f" AND DAYOFMONTH({name}) <= DAYOFMONTH(LAST_DAY({name})))"
@@ -214,10 +266,11 @@ class MySQLSql(SqlDialect):
 class MySQLSession(Session):
     default_schema = None
 
-    def __init__(self, connection: Any, database: str, timestamps: Encoder) -> None:
+    def __init__(self, connection: Any, database: str, timestamps: Encoder, utc: bool) -> None:
         self._connection = connection
         self._database = database
         self._timestamps = timestamps
+        self._utc = utc
 
     async def ping(self) -> None:
         await self._fetch("SELECT 1")
@@ -229,15 +282,41 @@ class MySQLSession(Session):
     async def columns(self, table: TableName) -> list[ColumnInfo]:
         found = await self._fetch(_COLUMNS, self._database, table.name)
         return [
-            _column(name, data_type, octets, self._timestamps) for name, data_type, octets in found
+            _column(name, data_type, octets, precision, self._timestamps)
+            for name, data_type, octets, precision in found
         ]
 
     async def primary_key(self, table: TableName) -> list[str]:
         found = await self._fetch(_PRIMARY_KEY, self._database, table.name)
         return [name for (name,) in found]
 
-    async def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        statement, params = select(MySQLSql(self._database), query)
+    def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
+        return self._stream(*select(MySQLSql(self._database), query))
+
+    def json_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+        values = [_json_value(column, self._utc) for column in query.columns]
+        if any(value is None for value in values):
+            return self.encoded_rows(query)
+        row = "CONCAT('[', " + ", ',', ".join(value for value in values if value) + ", ']')"
+        return self._joined(self._stream(*select(MySQLSql(self._database), query, [row])))
+
+    async def _joined(
+        self, batches: AsyncGenerator[Sequence[Sequence[Any]], None]
+    ) -> AsyncGenerator[bytes, None]:
+        async with aclosing(batches):
+            async for batch in batches:
+                texts = [text for (text,) in batch]
+                if None in texts:
+                    # CONCAT gives NULL for a result longer than max_allowed_packet.
+                    raise DatabaseError(
+                        "A row is larger than the database's max_allowed_packet allows to "
+                        "send; the export stopped before it."
+                    )
+                yield ",".join(texts).encode()
+
+    async def _stream(
+        self, statement: str, params: list[Any]
+    ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         # asyncmy's protocol reads the socket for as long as the server sends, without flow
         # control, so a client slower than the database would pile the whole result up in
         # memory. Reading only while a batch is fetched leaves the rest in the kernel's
@@ -288,7 +367,8 @@ class MySQLEngine(Engine):
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
         conn = await self._connect(connection)
         try:
-            yield MySQLSession(conn, connection.database, self._timestamp_encoder())
+            utc = self.settings.export_timezone == "UTC"
+            yield MySQLSession(conn, connection.database, self._timestamp_encoder(), utc)
         finally:
             conn.close()
 

@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from biconnector import values
+from biconnector.engines import pgcopy
 from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
 from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
@@ -59,7 +60,9 @@ WHERE n.nspname = %s
 # Domains are read as their base type; arrays, enums and composite types as text.
 _COLUMNS = """
 SELECT a.attname,
-       CASE WHEN t.typcategory = 'A' THEN 'array' ELSE base.typname END
+       CASE WHEN t.typcategory = 'A' THEN 'array' ELSE base.typname END,
+       CASE WHEN base.typname = 'numeric' AND COALESCE(NULLIF(a.atttypmod, -1), t.typtypmod) >= 4
+            THEN ((COALESCE(NULLIF(a.atttypmod, -1), t.typtypmod) - 4) >> 16) & 65535 END
 FROM pg_catalog.pg_attribute AS a
 JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type AS base ON base.oid = COALESCE(NULLIF(t.typbasetype, 0), t.oid)
@@ -94,9 +97,9 @@ _INTEGERS = {"int2", "int4", "int8", "oid", "xid", "cid"}
 _FLOATS = {"float4", "float8"}
 
 
-def _column(name: str, type_name: str) -> ColumnInfo:
+def _column(name: str, type_name: str, precision: int | None) -> ColumnInfo:
     info = _described(name, type_name)
-    return replace(info, sql_type=type_name)
+    return replace(info, sql_type=type_name, precision=precision)
 
 
 def _described(name: str, type_name: str) -> ColumnInfo:
@@ -213,12 +216,29 @@ class PostgresSession(Session):
     async def columns(self, table: TableName) -> list[ColumnInfo]:
         params = {"schema": table.schema, "name": table.name}
         cursor = await self._connection.execute(_COLUMNS, params)
-        return [_column(name, type_name) for name, type_name in await cursor.fetchall()]
+        return [
+            _column(name, type_name, precision)
+            for name, type_name, precision in await cursor.fetchall()
+        ]
 
     async def primary_key(self, table: TableName) -> list[str]:
         params = {"schema": table.schema or self.default_schema, "name": table.name}
         cursor = await self._connection.execute(_PRIMARY_KEY, params)
         return [name for (name,) in await cursor.fetchall()]
+
+    def json_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+        formats = [pgcopy.json_column(quote(column.name), column) for column in query.columns]
+        if any(found is None for found in formats):
+            return self.encoded_rows(query)
+        columns = [found for found in formats if found is not None]
+        expressions = [f"{sql} AS c{index}" for index, (sql, _) in enumerate(columns)]
+        statement, params = select(PostgresSql(self.default_schema), query, expressions)
+        # COPY takes no parameters: psycopg writes each value as a quoted, typed literal, as
+        # its client-side cursors do.
+        literal = psycopg.AsyncClientCursor(self._connection).mogrify(statement, params)
+        quoted = [index for index, (_, needs_quotes) in enumerate(columns) if needs_quotes]
+        copy = pgcopy.copy_statement(literal, quoted)
+        return pgcopy.copy_json(self._connection, copy.encode())
 
     async def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         statement, params = select(PostgresSql(self.default_schema), query)
@@ -288,7 +308,9 @@ class PostgresEngine(Engine):
                 " set_config('statement_timeout', {}, false),"
                 " set_config('TimeZone', {}, false),"
                 " set_config('DateStyle', 'ISO, YMD', false),"
-                " set_config('IntervalStyle', 'postgres', false)"
+                " set_config('IntervalStyle', 'postgres', false),"
+                # Any value above 0 prints the shortest text that reads back exactly.
+                " set_config('extra_float_digits', '1', false)"
             ).format(sql.Literal(str(timeout_ms)), sql.Literal(self.settings.export_timezone))
         )
         await conn.commit()

@@ -81,13 +81,17 @@ class SqlDialect(ABC):
         return self.operand(column)
 
 
-def select(dialect: SqlDialect, query: Query) -> tuple[str, list[Any]]:
-    """The statement that reads the query's rows, and its parameters."""
+def select(
+    dialect: SqlDialect, query: Query, expressions: Sequence[str] | None = None
+) -> tuple[str, list[Any]]:
+    """The statement that reads the query's rows, and its parameters.
+
+    The SELECT list is each column's `SqlDialect.export`, or ``expressions`` when given.
+    """
     params: list[Any] = []
-    parts = [
-        "SELECT " + ", ".join(dialect.export(column) for column in query.columns),
-        "FROM " + dialect.table(query.table),
-    ]
+    if expressions is None:
+        expressions = [dialect.export(column) for column in query.columns]
+    parts = ["SELECT " + ", ".join(expressions), "FROM " + dialect.table(query.table)]
     if query.where is not None and query.where.items:
         parts.append("WHERE " + _group(dialect, query.where, params))
     if query.order:

@@ -1,0 +1,93 @@
+"""The rows the database writes as JSON equal the rows Python encodes, column by column."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from biconnector.engines.base import Engine, Query, Session
+from biconnector.engines.mysql import MySQLEngine
+from biconnector.engines.postgresql import PostgresEngine
+from biconnector.protocol.naming import TableName
+from biconnector.protocol.params import read_connection
+from tests.conftest import make_settings
+from tests.support.databases import Database
+from tests.support.deals import deals_tables
+
+ENGINES = {"mysql": MySQLEngine, "postgresql": PostgresEngine}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def deals(pg_db: Database, mysql_db: Database) -> Any:
+    with deals_tables(pg_db, mysql_db):
+        yield
+
+
+async def parsed(chunks: AsyncGenerator[bytes, None]) -> list[Any]:
+    body = b"[" + b",".join([chunk async for chunk in chunks]) + b"]"
+    return list(json.loads(body, parse_float=Decimal))
+
+
+async def compare_every_column(engine: Engine, db: Database) -> list[str]:
+    """The columns, as table.column, whose two encodings differ; each compared alone."""
+    connection = read_connection({"connection": db.connection()}, engine.default_port)
+    differences = []
+    async with engine.session(connection) as session:
+        for table in await session.tables():
+            for column in await session.columns(table):
+                query = Query(table, (column,))
+                fast = await parsed(session.json_rows(query))
+                reference = await parsed(session.encoded_rows(query))
+                if fast != reference:
+                    differences.append(f"{table.name}.{column.name}: {fast} != {reference}")
+    return differences
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_the_database_writes_every_value_as_python_would(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    db: Database = request.getfixturevalue("mysql_db" if engine_name == "mysql" else "pg_db")
+    engine = ENGINES[engine_name](make_settings())
+
+    assert asyncio.run(compare_every_column(engine, db)) == []
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_the_same_holds_in_another_time_zone(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    db: Database = request.getfixturevalue("mysql_db" if engine_name == "mysql" else "pg_db")
+    engine = ENGINES[engine_name](make_settings(export_timezone="America/New_York"))
+
+    assert asyncio.run(compare_every_column(engine, db)) == []
+
+
+async def _path(engine: Engine, db: Database, table: str) -> str:
+    connection = read_connection({"connection": db.connection()}, engine.default_port)
+    async with engine.session(connection) as session:
+        name = TableName(session.default_schema, table)
+        rows = session.json_rows(Query(name, tuple(await session.columns(name))))
+        await rows.aclose()
+        return str(getattr(rows, "__name__", ""))
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_the_database_writes_the_json_of_an_ordinary_table(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    db: Database = request.getfixturevalue("mysql_db" if engine_name == "mysql" else "pg_db")
+    engine = ENGINES[engine_name](make_settings())
+
+    assert asyncio.run(_path(engine, db, "deals")) != Session.encoded_rows.__name__
+
+
+def test_postgresql_leaves_decimals_of_any_length_to_python(pg_db: Database) -> None:
+    engine = PostgresEngine(make_settings())
+
+    assert asyncio.run(_path(engine, pg_db, "all_types")) == Session.encoded_rows.__name__
