@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 export APP_ENV ?= development
 
-.PHONY: install start stop restart test lint fix-code pipeline logs clean
+.PHONY: install start stop restart test lint fix-code pipeline logs clean bench
 
 install: $(STAMP)
 
@@ -39,13 +39,17 @@ test: install ## run the test suite against the local MariaDB and PostgreSQL
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 fix-code: install
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: install ## export speed and memory against the engines' own tools (builds its tables once)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
 
 pipeline: lint test
 

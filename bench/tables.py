@@ -1,4 +1,4 @@
-"""The benchmark's table: 1,000,000 rows of ten columns of mixed types, some NULL, in both engines."""
+"""The benchmark's table: 1,000,000 rows of ten mixed-type columns, some NULL, in both engines."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ SELECT n::bigint AS id,
        round((n % 100000) / 7.0, 2)::numeric(12, 2) AS amount,
        (n / 3.0)::float8 AS ratio,
        'customer ' || (n % 5000) AS customer,
-       CASE WHEN n % 7 = 0 THEN NULL ELSE 'Заметка "' || n || '" с текстом' END AS note,
+       CASE WHEN n % 7 = 0 THEN NULL ELSE 'Заметка "' || n || '" и текст' END AS note,
        (DATE '2020-01-01' + (n % 2000)) AS day,
-       (TIMESTAMP '2020-01-01 00:00:00' + n * INTERVAL '37 seconds' + (n % 1000) * INTERVAL '1 millisecond') AS moment,
+       (TIMESTAMP '2020-01-01 00:00:00' + n * INTERVAL '37 seconds'
+        + (n % 1000) * INTERVAL '1 millisecond') AS moment,
        (n % 2 = 0) AS flag
 FROM generate_series(1, {ROWS}) AS n
 """
@@ -32,7 +33,7 @@ SELECT seq AS id,
        CAST(ROUND((seq % 100000) / 7.0, 2) AS DECIMAL(12, 2)) AS amount,
        CAST(seq / 3.0 AS DOUBLE) AS ratio,
        CONCAT('customer ', seq % 5000) AS customer,
-       IF(seq % 7 = 0, NULL, CONCAT('Заметка "', seq, '" с текстом')) AS note,
+       IF(seq % 7 = 0, NULL, CONCAT('Заметка "', seq, '" и текст')) AS note,
        DATE('2020-01-01') + INTERVAL (seq % 2000) DAY AS day,
        TIMESTAMP('2020-01-01 00:00:00') + INTERVAL (seq * 37) SECOND AS moment,
        seq % 2 = 0 AS flag
@@ -41,7 +42,9 @@ FROM seq_1_to_{ROWS}
 
 
 def ensure_postgres() -> None:
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as c:
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as c:
         if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
             c.execute(f"CREATE DATABASE {DATABASE}".encode())
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=DATABASE, autocommit=True) as c:
@@ -54,7 +57,9 @@ def ensure_postgres() -> None:
 
 
 def ensure_mysql() -> None:
-    conn = pymysql.connect(host="127.0.0.1", user="root", password="", charset="utf8mb4", autocommit=True)
+    conn = pymysql.connect(
+        host="127.0.0.1", user="root", password="", charset="utf8mb4", autocommit=True
+    )
     try:
         with conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE} CHARACTER SET utf8mb4")

@@ -23,7 +23,8 @@ def header(names: Sequence[str]) -> bytes:
 
 
 async def paced(chunks: AsyncIterator[bytes], interval: float) -> AsyncGenerator[bytes, None]:
-    """The chunks, with `KEEPALIVE` whenever ``interval`` seconds pass without one.
+    """The chunks, read one ahead, with `KEEPALIVE` whenever ``interval`` seconds pass
+    without one.
 
     Bitrix24 gives up on a response that sends nothing for about a minute (PROTOCOL.md),
     while a query may take longer than that to find its first row.
@@ -38,8 +39,10 @@ async def paced(chunks: AsyncIterator[bytes], interval: float) -> AsyncGenerator
             chunk = pending.result()
             if chunk is None:
                 return
-            yield chunk
+            # The next chunk is read while this one is sent, so the database keeps working
+            # while the client receives: one chunk of read-ahead.
             pending = asyncio.ensure_future(anext(chunks, None))
+            yield chunk
     finally:
         if not pending.done():
             pending.cancel()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any
 
 import pytest
 
@@ -46,11 +47,12 @@ def wide_table(pg_db: Database, mysql_db: Database) -> Iterator[dict[str, Databa
             admin.execute(f"DROP TABLE `{mysql_db.name}`.wide")
 
 
-async def _held_while_paused(engine: Engine, db: Database) -> int:
+async def _held_while_paused(engine: Engine, db: Database, path: str) -> int:
     connection = read_connection({"connection": db.connection()}, engine.default_port)
     async with engine.session(connection) as session:
         table = TableName(session.default_schema, "wide")
-        rows = session.rows(Query(table, tuple(await session.columns(table))))
+        query = Query(table, tuple(await session.columns(table)))
+        rows: AsyncGenerator[Any, None] = getattr(session, path)(query)
         first = await anext(rows)
         tracemalloc.start()
         try:
@@ -63,12 +65,13 @@ async def _held_while_paused(engine: Engine, db: Database) -> int:
     return held
 
 
+@pytest.mark.parametrize("path", ["rows", "json_rows"], ids=["driver-values", "database-json"])
 @pytest.mark.parametrize("engine_class", [MySQLEngine, PostgresEngine], ids=["mysql", "postgresql"])
 def test_a_paused_export_does_not_pull_the_rest_of_the_result(
-    wide_table: dict[str, Database], engine_class: type[Engine]
+    wide_table: dict[str, Database], engine_class: type[Engine], path: str
 ) -> None:
     engine = engine_class(make_settings())
 
-    held = asyncio.run(_held_while_paused(engine, wide_table[engine.name]))
+    held = asyncio.run(_held_while_paused(engine, wide_table[engine.name], path))
 
     assert held < BOUND, f"{held / 2**20:.0f} MB read ahead while the client paused"

@@ -28,7 +28,9 @@ from biconnector.values import SIGNIFICANT_DIGITS
 # A chunk of the response holds rows up to about this many bytes.
 CHUNK_BYTES = 512 * 1024
 
-_CONTROL = re.compile(rb"[\x00-\x09\x0b-\x1f]")
+# Control characters but the newline that ends each row; deleting them is the fastest way
+# to learn that a block holds none (a regular expression costs ten times as much).
+_CONTROLS = bytes(range(0x0A)) + bytes(range(0x0B, 0x20))
 _ANY_CONTROL = re.compile(rb"[\x00-\x1f]")
 _ESCAPES = {0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r"}
 
@@ -111,7 +113,8 @@ def _arrays(rows: list[bytes | memoryview]) -> bytes:
     block = b"".join(rows)
     # Each message is one row ending in a newline; any other newline or control character
     # is inside a text value, where JSON needs it escaped.
-    if block.count(b"\n") == len(rows) and not _CONTROL.search(block):
+    clean = len(block.translate(None, _CONTROLS)) == len(block)
+    if clean and block.count(b"\n") == len(rows):
         return b"[" + block[:-1].replace(b"\n", b"],[") + b"]"
     return b",".join(b"[" + _ANY_CONTROL.sub(_escape, row[:-1]) + b"]" for row in rows)
 
