@@ -3,7 +3,8 @@
 For each engine it prints: the engine's own command-line export of the table (the floor), a
 bare Python loop fetching the same rows with each driver, the service's export over HTTP,
 their ratios, the service process's peak memory during the export, and the median latency
-of table_list and table_description. Run it with `make bench`.
+of table_list and table_description. Run it with `make bench`, or for one engine with
+`.venv/bin/python -m bench.run mysql`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -191,13 +193,13 @@ def _json(value: dict[str, str]) -> str:
     return json.dumps(value)
 
 
-def main() -> None:
+def main(engines: list[str]) -> None:
     print("building the tables (once)...", flush=True)
     tables.ensure_postgres()
     tables.ensure_mysql()
     service = start_service()
     try:
-        for engine in ("postgresql", "mysql"):
+        for engine in engines or ["postgresql", "mysql"]:
             report(service, engine)
     finally:
         service.process.terminate()
@@ -232,4 +234,4 @@ def report(service: Service, engine: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -126,14 +126,11 @@ def test_values_exported_as_null_count_as_null() -> None:
     day = ColumnInfo("day", "date", "temporal", values.date_text, sql_type="date")
     query = Query(TABLE, (day,), where(condition(day, Operator.IS_NULL)))
     statement, _ = select(MySQLSql("shop"), query)
-    assert "`day` IS NULL OR NOT ((YEAR(`day`) > 0" in statement
+    assert "(`day` IS NULL OR NOT ((`day` + INTERVAL 0 DAY IS NOT NULL)))" in statement
 
     query = Query(TABLE, (day,), where(condition(day, Operator.LESS, date(2025, 1, 1))))
     statement, _ = select(MySQLSql("shop"), query)
-    assert statement.endswith(
-        "WHERE (((`day` < %s) AND (YEAR(`day`) > 0 AND MONTH(`day`) > 0"
-        " AND DAYOFMONTH(`day`) > 0 AND DAYOFMONTH(`day`) <= DAYOFMONTH(LAST_DAY(`day`)))))"
-    )
+    assert statement.endswith("WHERE (((`day` < %s) AND (`day` + INTERVAL 0 DAY IS NOT NULL)))")
 
 
 def test_dates_compare_in_their_own_type() -> None:

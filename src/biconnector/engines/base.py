@@ -25,7 +25,8 @@ BATCH_SIZE = 2000
 class ColumnInfo:
     """A column as the engine sees it: its real name and how its values are read.
 
-    ``kind`` and ``sql_type`` (the database's own type name) are for the engine. The rest is
+    ``kind``, ``sql_type`` (the database's own type name) and ``traits`` (facts such as
+    "unsigned" that only the engine reads) are for the engine. The rest is
     for every layer: ``exact_order`` is false for types the database sorts by a prefix only
     (MySQL's TEXT, BLOB and long VARCHAR), which cannot make a page of rows deterministic;
     binary columns are exported as base64 and take no filter but IS NULL; an ``instant``
@@ -44,6 +45,8 @@ class ColumnInfo:
     instant: bool = False
     float_bits: int | None = None
     precision: int | None = None
+    nullable: bool = True
+    traits: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
