@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -184,6 +184,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for engine in engines.values():
+                await engine.close()
+
     app = Starlette(
         routes=[
             Route("/connectors/{engine}/{action}", connector, methods=["POST"]),
@@ -199,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
+        lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # PostgreSQL keeps statement_timeout in milliseconds in a 32-bit integer.
     db_statement_timeout: float = Field(300.0, ge=1, le=2_147_483)
     export_timezone: str = "UTC"
+    # Connections kept open per source, between requests; 0 opens one for every request.
+    db_pool_size: int = Field(4, ge=0, le=100)
+    db_pool_idle_timeout: float = Field(60.0, gt=0)
+    db_pools_max: int = Field(50, ge=1)
     # Bitrix24 stops reading after about 60 seconds without a byte (PROTOCOL.md).
     data_keepalive_interval: float = Field(20.0, gt=0, le=50)
     slash_date_order: SlashOrder = "month-first"

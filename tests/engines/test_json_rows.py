@@ -37,14 +37,17 @@ async def compare_every_column(engine: Engine, db: Database) -> list[str]:
     """The columns, as table.column, whose two encodings differ; each compared alone."""
     connection = read_connection({"connection": db.connection()}, engine.default_port)
     differences = []
-    async with engine.session(connection) as session:
-        for table in await session.tables():
-            for column in await session.columns(table):
-                query = Query(table, (column,))
-                fast = await parsed(session.json_rows(query))
-                reference = await parsed(session.encoded_rows(query))
-                if fast != reference:
-                    differences.append(f"{table.name}.{column.name}: {fast} != {reference}")
+    try:
+        async with engine.session(connection) as session:
+            for table in await session.tables():
+                for column in await session.columns(table):
+                    query = Query(table, (column,))
+                    fast = await parsed(session.json_rows(query))
+                    reference = await parsed(session.encoded_rows(query))
+                    if fast != reference:
+                        differences.append(f"{table.name}.{column.name}: {fast} != {reference}")
+    finally:
+        await engine.close()
     return differences
 
 
@@ -70,11 +73,14 @@ def test_the_same_holds_in_another_time_zone(
 
 async def _path(engine: Engine, db: Database, table: str) -> str:
     connection = read_connection({"connection": db.connection()}, engine.default_port)
-    async with engine.session(connection) as session:
-        name = TableName(session.default_schema, table)
-        rows = session.json_rows(Query(name, tuple(await session.columns(name))))
-        await rows.aclose()
-        return str(getattr(rows, "__name__", ""))
+    try:
+        async with engine.session(connection) as session:
+            name = TableName(session.default_schema, table)
+            rows = session.json_rows(Query(name, tuple(await session.columns(name))))
+            await rows.aclose()
+            return str(getattr(rows, "__name__", ""))
+    finally:
+        await engine.close()
 
 
 @pytest.mark.parametrize("engine_name", list(ENGINES))

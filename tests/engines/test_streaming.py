@@ -49,18 +49,21 @@ def wide_table(pg_db: Database, mysql_db: Database) -> Iterator[dict[str, Databa
 
 async def _held_while_paused(engine: Engine, db: Database, path: str) -> int:
     connection = read_connection({"connection": db.connection()}, engine.default_port)
-    async with engine.session(connection) as session:
-        table = TableName(session.default_schema, "wide")
-        query = Query(table, tuple(await session.columns(table)))
-        rows: AsyncGenerator[Any, None] = getattr(session, path)(query)
-        first = await anext(rows)
-        tracemalloc.start()
-        try:
-            await asyncio.sleep(PAUSE)  # the client stops reading
-            held = tracemalloc.get_traced_memory()[0]
-        finally:
-            tracemalloc.stop()
-        await rows.aclose()
+    try:
+        async with engine.session(connection) as session:
+            table = TableName(session.default_schema, "wide")
+            query = Query(table, tuple(await session.columns(table)))
+            rows: AsyncGenerator[Any, None] = getattr(session, path)(query)
+            first = await anext(rows)
+            tracemalloc.start()
+            try:
+                await asyncio.sleep(PAUSE)  # the client stops reading
+                held = tracemalloc.get_traced_memory()[0]
+            finally:
+                tracemalloc.stop()
+            await rows.aclose()
+    finally:
+        await engine.close()
     assert len(first) > 0
     return held
 

@@ -28,7 +28,7 @@ _MEMORABLE = 6
 def running_service(settings: Settings) -> Iterator[str]:
     """Serve the application on 127.0.0.1 and yield its base URL until exit."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="off"
+        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
     )
     server = uvicorn.Server(config)
     # Server.run picks the event loop the way `biconnector serve` does (uvloop when installed).

@@ -151,4 +151,9 @@ class Engine(ABC):
 
     @abstractmethod
     def session(self, connection: ConnectionSettings) -> AbstractAsyncContextManager[Session]:
-        """Connect, log in and prepare a read-only session, bounded by the connect timeout."""
+        """A read-only session: a pooled connection, or a new one logged in and prepared
+        within the connect timeout."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connections the engine keeps between requests."""

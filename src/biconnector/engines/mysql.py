@@ -22,6 +22,7 @@ from asyncmy.errors import MySQLError
 
 from biconnector import values
 from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
+from biconnector.engines.pool import ConnectionHooks, Pools
 from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
     AuthenticationFailed,
@@ -33,6 +34,7 @@ from biconnector.errors import (
 )
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
+from biconnector.settings import Settings
 from biconnector.values import PHP_INT_MAX, SIGNIFICANT_DIGITS, Encoder
 
 logger = logging.getLogger(__name__)
@@ -373,14 +375,36 @@ class MySQLEngine(Engine):
     default_port = 3306
     driver_errors = (MySQLError,)
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        hooks = ConnectionHooks(self._connect, self._alive, _reusable, _close)
+        self._pools = Pools(
+            self.name,
+            hooks,
+            size=settings.db_pool_size,
+            idle_timeout=settings.db_pool_idle_timeout,
+            most=settings.db_pools_max,
+            wait=settings.db_connection_timeout,
+        )
+
     @asynccontextmanager
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
-        conn = await self._connect(connection)
-        try:
+        async with self._pools.connection(connection) as conn:
             utc = self.settings.export_timezone == "UTC"
             yield MySQLSession(conn, connection.database, self._timestamp_encoder(), utc)
-        finally:
-            conn.close()
+
+    async def close(self) -> None:
+        await self._pools.close()
+
+    async def _alive(self, conn: Any) -> bool:
+        if not conn.connected:
+            return False
+        try:
+            async with asyncio.timeout(self.settings.db_connection_timeout):
+                await conn.ping(reconnect=False)
+        except (MySQLError, OSError, TimeoutError):
+            return False
+        return True
 
     def _timestamp_encoder(self) -> Encoder:
         # TIMESTAMP holds an instant: the session reads it in UTC and the encoder shows it in
@@ -444,6 +468,15 @@ class MySQLEngine(Engine):
                         f"MySQL at {connection.host}:{connection.port} does not offer TLS, "
                         f"but sslmode={connection.sslmode} requires it."
                     )
+
+
+async def _reusable(conn: Any) -> bool:
+    # A reader that left an export early closed the connection (see MySQLSession._stream).
+    return bool(conn.connected)
+
+
+async def _close(conn: Any) -> None:
+    conn.close()
 
 
 def _tls_context(sslmode: str) -> ssl.SSLContext | None:

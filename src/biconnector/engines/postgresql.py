@@ -11,10 +11,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from biconnector import values
 from biconnector.engines import pgcopy
 from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
+from biconnector.engines.pool import ConnectionHooks, Pools
 from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
     AuthenticationFailed,
@@ -27,6 +29,7 @@ from biconnector.errors import (
 )
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
+from biconnector.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -253,15 +256,49 @@ class PostgresEngine(Engine):
     default_port = 5432
     driver_errors = (psycopg.Error,)
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        hooks = ConnectionHooks(self._connect, self._alive, self._reusable, _close)
+        self._pools = Pools(
+            self.name,
+            hooks,
+            size=settings.db_pool_size,
+            idle_timeout=settings.db_pool_idle_timeout,
+            most=settings.db_pools_max,
+            wait=settings.db_connection_timeout,
+        )
+
     @asynccontextmanager
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:
-        conn = await self._connect(connection)
-        try:
+        async with self._pools.connection(connection) as conn:
             if connection.schema is not None:
                 await _require_schema(conn, connection)
             yield PostgresSession(conn, connection.schema)
-        finally:
-            await conn.close()
+
+    async def close(self) -> None:
+        await self._pools.close()
+
+    async def _alive(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        try:
+            async with asyncio.timeout(self.settings.db_connection_timeout):
+                await conn.execute("SELECT 1")
+                await conn.rollback()
+        except (psycopg.Error, TimeoutError):
+            return False
+        return True
+
+    async def _reusable(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Whether the connection can serve another request: its transaction ended, no
+        statement or COPY left running (as after a client that went away)."""
+        status = conn.pgconn.transaction_status
+        if conn.closed or status in (TransactionStatus.ACTIVE, TransactionStatus.UNKNOWN):
+            return False
+        try:
+            async with asyncio.timeout(self.settings.db_connection_timeout):
+                await conn.rollback()
+        except (psycopg.Error, TimeoutError):
+            return False
+        return conn.pgconn.transaction_status == TransactionStatus.IDLE
 
     async def _connect(self, connection: ConnectionSettings) -> psycopg.AsyncConnection[Any]:
         timeout = self.settings.db_connection_timeout
@@ -320,6 +357,10 @@ def _trust(sslmode: str) -> dict[str, str]:
     # libpq would look for the CA in the service account's ~/.postgresql/root.crt; with
     # verify-full the system's trusted CAs verify the server, as they do for MySQL.
     return {"sslrootcert": "system"} if sslmode == "verify-full" else {}
+
+
+async def _close(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.close()
 
 
 async def _require_schema(
