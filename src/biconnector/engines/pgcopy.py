@@ -46,10 +46,8 @@ def json_column(name: str, column: ColumnInfo) -> tuple[str, bool] | None:
     if column.kind == "boolean":
         return f"{name}::int", False
     if column.kind == "float":
-        return (
-            f"CASE WHEN {name} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {name} END",
-            False,
-        )
+        # x - x is 0 for every finite value and NaN for NaN and both infinities.
+        return f"CASE WHEN {name} - {name} = 0 THEN {name} END", False
     if column.kind == "numeric":
         if column.sql_type != "numeric" or not column.precision:
             return None
@@ -59,7 +57,8 @@ def json_column(name: str, column: ColumnInfo) -> tuple[str, bool] | None:
     if column.sql_type == "date":
         return f"CASE WHEN {name} BETWEEN '0001-01-01' AND '9999-12-31' THEN {name}::text END", True
     if column.sql_type in ("timestamp", "timestamptz"):
-        local = f"{name}::timestamp"
+        # timestamptz is shown as the session's wall-clock time, the export time zone.
+        local = f"{name}::timestamp" if column.sql_type == "timestamptz" else name
         return (
             f"CASE WHEN {local} >= '0001-01-01' AND {local} < '10000-01-01'"
             f" THEN date_trunc('second', {local})::text END"
