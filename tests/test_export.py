@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.support.databases import Database, mysql_admin, postgres_admin
+from tests.support.databases import Database, mysql_admin, postgres_admin, unique_name
 from tests.support.service import running_service
 
 _POSTGRES = [
     "CREATE VIEW slow AS SELECT pg_sleep(1.5)::text AS waited, 1 AS n",
+    "CREATE VIEW sleepy AS SELECT pg_sleep(60)::text AS waited",
     "CREATE VIEW breaks AS SELECT n, 1 / (n - 150000) AS inverse"
     " FROM generate_series(1, 200000) AS n",
     "CREATE TABLE sink (x INT)",
@@ -45,7 +47,7 @@ def views(pg_db: Database, mysql_db: Database) -> Iterator[None]:
         yield
     finally:
         with postgres_admin(pg_db.name) as admin:
-            admin.execute(b"DROP VIEW slow, breaks, writer")
+            admin.execute(b"DROP VIEW slow, sleepy, breaks, writer")
             admin.execute(b"DROP FUNCTION writes()")
             admin.execute(b"DROP TABLE sink")
         with mysql_admin() as admin:
@@ -111,3 +113,71 @@ def test_the_database_refuses_writes_through_the_services_sessions(
         with mysql_admin() as admin:
             admin.execute(f"SELECT count(*) FROM `{db.name}`.sink")
             assert admin.fetchone() == (0,)
+
+
+def test_a_client_that_leaves_a_slow_query_cancels_it(impatient: str, pg_db: Database) -> None:
+    params = {"connection": pg_db.connection(), "table": "sleepy"}
+    url = f"{impatient}/connectors/postgresql/data"
+    with httpx.stream("POST", url, json=params, timeout=30) as response:
+        assert next(response.iter_raw()).startswith(b'[["WAITED"]')  # after a keep-alive
+
+    def still_sleeping() -> bool:
+        with postgres_admin(pg_db.name) as admin:
+            found = admin.execute(
+                b"SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                b" AND query LIKE '%sleepy%' AND application_name = 'biconnector'"
+            ).fetchone()
+        return bool(found and found[0])
+
+    deadline = time.monotonic() + 20
+    while still_sleeping() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not still_sleeping(), "the query went on after the client left"
+
+
+@pytest.fixture
+def win1251() -> Iterator[Database]:
+    """A PostgreSQL database in a legacy encoding, with Cyrillic names and values."""
+    name = unique_name("bc_win")
+    with postgres_admin("postgres") as admin:
+        admin.execute(
+            f"CREATE DATABASE {name} ENCODING 'WIN1251' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0".encode()
+        )
+    try:
+        with postgres_admin(name) as admin:
+            # Text, not bytes: psycopg encodes it in the database's encoding.
+            admin.execute("CREATE TABLE люди (имя TEXT)")
+            admin.execute("INSERT INTO люди VALUES ('Иван')")
+        yield Database("postgresql", "127.0.0.1", 5432, name, "postgres")
+    finally:
+        with postgres_admin("postgres") as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+def test_a_database_in_another_encoding_exports_utf8(service: str, win1251: Database) -> None:
+    status, body = raw_body(service, win1251, "lyudi")
+
+    assert status == 200, body
+    assert json.loads(body) == [["IMYA"], ["Иван"]]
+
+
+@pytest.fixture
+def huge_blob(mysql_db: Database) -> Iterator[Database]:
+    with mysql_admin() as admin:
+        admin.execute(f"CREATE TABLE `{mysql_db.name}`.huge (id INT, data LONGBLOB)")
+        admin.execute(f"INSERT INTO `{mysql_db.name}`.huge VALUES (1, REPEAT('a', 13000000))")
+    try:
+        yield mysql_db
+    finally:
+        with mysql_admin() as admin:
+            admin.execute(f"DROP TABLE `{mysql_db.name}`.huge")
+
+
+def test_a_row_too_large_for_mysql_is_an_error_never_a_null(
+    service: str, huge_blob: Database
+) -> None:
+    status, body = raw_body(service, huge_blob, "huge")
+
+    assert status == 502
+    assert "max_allowed_packet" in json.loads(body)["error"]["message"]

@@ -136,6 +136,12 @@ def test_floating_is_the_shortest_repr_or_null(
         ),
         pytest.param(Decimal("100.50"), "100.50", 100.5, id="trailing-zero-not-significant"),
         pytest.param(
+            Decimal("99999999999999999999.9999999999"),
+            '"99999999999999999999.9999999999"',
+            "99999999999999999999.9999999999",
+            id="30-nines-text-not-rounded-first",
+        ),
+        pytest.param(
             Decimal("9007199254740993"),
             '"9007199254740993"',
             "9007199254740993",

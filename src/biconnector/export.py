@@ -13,9 +13,13 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
+import anyio
+
 # JSON allows whitespace between any two tokens: a space keeps the connection from falling
 # silent while the database works, and the body still parses.
 KEEPALIVE = b" "
+# Seconds allowed for a read-ahead to stop once cancelled.
+_STOP_TIMEOUT = 5.0
 
 
 def header(names: Sequence[str]) -> bytes:
@@ -45,9 +49,11 @@ async def paced(chunks: AsyncIterator[bytes], interval: float) -> AsyncGenerator
             yield chunk
     finally:
         if not pending.done():
+            # The read ahead is stopped and waited for even when this stream itself is being
+            # cancelled (a client gone), so that the rows' clean-up finds them at rest.
             pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await asyncio.wait({pending}, timeout=_STOP_TIMEOUT)
 
 
 async def body(

@@ -73,8 +73,14 @@ def decimal(value: Any) -> str:
     # A double holds every decimal of up to 15 significant digits exactly (DBL_DIG), so such
     # a value travels as a JSON number; a longer one is sent as a string of its digits, so
     # nothing is lost on the wire. The engines write the same rule in SQL.
-    significant = len(number.normalize().as_tuple().digits)
-    return plain if significant <= SIGNIFICANT_DIGITS else f'"{plain}"'
+    return plain if significant_digits(number) <= SIGNIFICANT_DIGITS else f'"{plain}"'
+
+
+def significant_digits(number: Decimal) -> int:
+    """Digits between the first and the last that are not zero (``normalize`` would round
+    to the context's 28 digits first)."""
+    digits = "".join(str(digit) for digit in number.as_tuple().digits).strip("0")
+    return max(len(digits), 1)
 
 
 def binary(value: Any) -> str:

@@ -16,16 +16,32 @@ from biconnector.engines.postgresql import PostgresEngine
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import read_connection
 from tests.conftest import make_settings
-from tests.support.databases import Database
+from tests.support.databases import Database, mysql_admin
 from tests.support.deals import deals_tables
 
 ENGINES = {"mysql": MySQLEngine, "postgresql": PostgresEngine}
 
 
+_MYSQL_ODD = [
+    "CREATE TABLE odd_types (f FLOAT ZEROFILL, i INT ZEROFILL, d DECIMAL(8,2) ZEROFILL,"
+    " u FLOAT UNSIGNED, y YEAR, t TEXT CHARACTER SET latin1)",
+    "INSERT INTO odd_types VALUES (0.1, 42, 3.5, 3.3, 0, 'caf\u00e9'), (1e-10, 0, 0, 16777217,"
+    " 1999, NULL), (NULL, NULL, NULL, NULL, NULL, 'a\tb')",
+]
+
+
 @pytest.fixture(scope="module", autouse=True)
 def deals(pg_db: Database, mysql_db: Database) -> Any:
-    with deals_tables(pg_db, mysql_db):
-        yield
+    with mysql_admin() as admin:
+        admin.execute(f"USE `{mysql_db.name}`")
+        for statement in _MYSQL_ODD:
+            admin.execute(statement)
+    try:
+        with deals_tables(pg_db, mysql_db):
+            yield
+    finally:
+        with mysql_admin() as admin:
+            admin.execute(f"DROP TABLE `{mysql_db.name}`.odd_types")
 
 
 async def parsed(chunks: AsyncGenerator[bytes, None]) -> list[Any]:

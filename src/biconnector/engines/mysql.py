@@ -172,8 +172,12 @@ def _json_value(column: ColumnInfo, utc: bool) -> str | None:
         name = quote(column.name)
         shown = f"LEFT({name}, 19)" if "fraction" in column.traits else name
         return f"IF({MySQLSql.valid_date(name)}, CONCAT('\"', {shown}, '\"'), 'null')"
+    if column.float_bits == 32 and "zerofill" in column.traits:
+        return None  # adding 0 to drop the zeros would widen the FLOAT to a DOUBLE
     text = _json_text(column)
-    return f"IFNULL({text}, 'null')" if column.nullable else text
+    # Not IFNULL: a value too long for max_allowed_packet is NULL too, and must make the
+    # whole row NULL (which stops the export) rather than pass for a NULL value.
+    return f"IF({quote(column.name)} IS NULL, 'null', {text})" if column.nullable else text
 
 
 def _json_text(column: ColumnInfo) -> str:

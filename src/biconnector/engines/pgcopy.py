@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import psycopg
@@ -78,7 +79,11 @@ def copy_statement(select: str, quoted: Sequence[int]) -> str:
 async def copy_json(
     conn: psycopg.AsyncConnection[Any], statement: bytes
 ) -> AsyncGenerator[bytes, None]:
-    """Run the COPY and yield its rows as ``[..],[..]`` chunks of about `CHUNK_BYTES`."""
+    """Run the COPY and yield its rows as ``[..],[..]`` chunks of about `CHUNK_BYTES`.
+
+    A reader that leaves early (a client gone) leaves the connection mid-COPY; the engine
+    sees it when the session ends, cancels the statement and closes the connection.
+    """
     pgconn = conn.pgconn
     async with conn.lock:
         pgconn.send_query(statement)
@@ -88,24 +93,30 @@ async def copy_json(
         if result is None or result.status != pq.ExecStatus.COPY_OUT:
             await _finish(pgconn, result)
             raise psycopg.DatabaseError("COPY did not start")
-        rows: list[bytes | memoryview] = []
-        size = 0
-        while True:
-            nbytes, data = pgconn.get_copy_data(1)
-            if nbytes > 0:
-                rows.append(data)
-                size += nbytes
-                if size >= CHUNK_BYTES:
-                    yield _arrays(rows)
-                    rows, size = [], 0
-            elif nbytes == 0:
-                await _ready(pgconn.socket)
-                pgconn.consume_input()
-            else:
-                break
-        if rows:
-            yield _arrays(rows)
+        async with aclosing(_chunks(pgconn)) as chunks:
+            async for chunk in chunks:
+                yield chunk
         await _finish(pgconn, await _result(pgconn))
+
+
+async def _chunks(pgconn: pq.abc.PGconn) -> AsyncGenerator[bytes, None]:
+    rows: list[bytes | memoryview] = []
+    size = 0
+    while True:
+        nbytes, data = pgconn.get_copy_data(1)
+        if nbytes > 0:
+            rows.append(data)
+            size += nbytes
+            if size >= CHUNK_BYTES:
+                yield _arrays(rows)
+                rows, size = [], 0
+        elif nbytes == 0:
+            await _ready(pgconn.socket)
+            pgconn.consume_input()
+        else:
+            break
+    if rows:
+        yield _arrays(rows)
 
 
 def _arrays(rows: list[bytes | memoryview]) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -291,7 +292,13 @@ class PostgresEngine(Engine):
         """Whether the connection can serve another request: its transaction ended, no
         statement or COPY left running (as after a client that went away)."""
         status = conn.pgconn.transaction_status
-        if conn.closed or status in (TransactionStatus.ACTIVE, TransactionStatus.UNKNOWN):
+        if conn.closed or status == TransactionStatus.UNKNOWN:
+            return False
+        if status == TransactionStatus.ACTIVE:
+            # A statement still running (its reader left) would go on until it next writes,
+            # or until the statement timeout: the server is asked to cancel it.
+            with contextlib.suppress(psycopg.Error, TimeoutError):
+                await conn.cancel_safe(timeout=self.settings.db_connection_timeout)
             return False
         try:
             async with asyncio.timeout(self.settings.db_connection_timeout):
@@ -334,6 +341,8 @@ class PostgresEngine(Engine):
             "connect_timeout": max(2, round(self.settings.db_connection_timeout)),
             "passfile": _NO_PASSFILE,
             "application_name": "biconnector",
+            # COPY writes text in the client encoding, whatever the database's own is.
+            "client_encoding": "utf8",
             "autocommit": False,
         }
 

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from biconnector.values import significant_digits
+
 SlashOrder = Literal["month-first", "day-first"]
 
 _ISO = re.compile(
@@ -66,13 +68,10 @@ def read_decimal(text: str) -> Decimal:
         number = Decimal(stripped)
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
         raise LiteralError("expected a number such as 42 or 3.14") from exc
-    if number and (abs(number.adjusted()) > _LARGEST_EXPONENT or _digits(number) > _MOST_DIGITS):
+    too_long = significant_digits(number) > _MOST_DIGITS
+    if number and (abs(number.adjusted()) > _LARGEST_EXPONENT or too_long):
         raise LiteralError(f"expected at most {_MOST_DIGITS} digits and a magnitude within 10^±64")
     return number
-
-
-def _digits(number: Decimal) -> int:
-    return len(number.normalize().as_tuple().digits)
 
 
 def read_boolean(text: str) -> bool:
