@@ -25,6 +25,7 @@ _POSTGRES = [
 ]
 _MYSQL = [
     "CREATE VIEW slow AS SELECT SLEEP(1.5) AS waited, 1 AS n",
+    "CREATE VIEW sleepy AS SELECT SLEEP(60) AS waited",
     "CREATE VIEW breaks AS SELECT seq AS n,"
     " IF(seq = 150000, (SELECT 1 UNION SELECT 2), 1) AS inverse FROM seq_1_to_200000",
     "CREATE TABLE sink (x INT)",
@@ -52,7 +53,7 @@ def views(pg_db: Database, mysql_db: Database) -> Iterator[None]:
             admin.execute(b"DROP TABLE sink")
         with mysql_admin() as admin:
             admin.execute(f"USE `{mysql_db.name}`")
-            admin.execute("DROP VIEW slow, breaks, writer")
+            admin.execute("DROP VIEW slow, sleepy, breaks, writer")
             admin.execute("DROP FUNCTION writes")
             admin.execute("DROP TABLE sink")
 
@@ -115,24 +116,33 @@ def test_the_database_refuses_writes_through_the_services_sessions(
             assert admin.fetchone() == (0,)
 
 
-def test_a_client_that_leaves_a_slow_query_cancels_it(impatient: str, pg_db: Database) -> None:
-    params = {"connection": pg_db.connection(), "table": "sleepy"}
-    url = f"{impatient}/connectors/postgresql/data"
+def test_a_client_that_leaves_a_slow_query_cancels_it(impatient: str, db: Database) -> None:
+    params = {"connection": db.connection(), "table": "sleepy"}
+    url = f"{impatient}/connectors/{db.engine}/data"
     with httpx.stream("POST", url, json=params, timeout=30) as response:
         assert next(response.iter_raw()).startswith(b'[["WAITED"]')  # after a keep-alive
 
-    def still_sleeping() -> bool:
-        with postgres_admin(pg_db.name) as admin:
+    deadline = time.monotonic() + 20
+    while _sleeping(db) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _sleeping(db), "the query went on after the client left"
+
+
+def _sleeping(db: Database) -> bool:
+    """Whether the service's query on the view `sleepy` still runs in the database."""
+    if db.engine == "postgresql":
+        with postgres_admin(db.name) as admin:
             found = admin.execute(
                 b"SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
                 b" AND query LIKE '%sleepy%' AND application_name = 'biconnector'"
             ).fetchone()
         return bool(found and found[0])
-
-    deadline = time.monotonic() + 20
-    while still_sleeping() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not still_sleeping(), "the query went on after the client left"
+    with mysql_admin() as admin:
+        admin.execute(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'"
+            " AND INFO LIKE '%%sleepy%%' AND ID <> CONNECTION_ID()"
+        )
+        return bool(admin.fetchone()[0])
 
 
 @pytest.fixture

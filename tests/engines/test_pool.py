@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from biconnector.engines.pool import fingerprint
+from biconnector.engines.pool import ConnectionHooks, Pools, fingerprint
+from biconnector.errors import DatabaseTimeout
 from biconnector.protocol.params import ConnectionSettings
 from tests.conftest import make_settings
 from tests.support.databases import mysql_admin, postgres_admin, unique_name
@@ -162,3 +164,33 @@ def test_the_service_closes_its_connections_when_it_stops(
         assert len(sessions(engine, name)) == 1
 
     assert eventually(lambda: not sessions(engine, name))
+
+
+def test_a_source_whose_connections_all_stay_busy_gets_a_timeout() -> None:
+    async def scenario() -> None:
+        async def connect(settings: ConnectionSettings) -> object:
+            return object()
+
+        async def yes(*_: object) -> bool:
+            return True
+
+        async def close(conn: object) -> None:
+            return None
+
+        pools: Pools[object] = Pools(
+            "postgresql",
+            ConnectionHooks(connect, yes, yes, close),
+            size=1,
+            idle_timeout=60,
+            most=10,
+            wait=0.2,
+        )
+        async with pools.connection(SETTINGS):
+            with pytest.raises(DatabaseTimeout, match="stayed busy"):
+                async with pools.connection(SETTINGS):
+                    pass
+        async with pools.connection(SETTINGS):  # free again once the first is given back
+            pass
+        await pools.close()
+
+    asyncio.run(scenario())

@@ -7,6 +7,7 @@ server-specific SQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -381,7 +382,7 @@ class MySQLEngine(Engine):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        hooks = ConnectionHooks(self._connect, self._alive, _reusable, _close)
+        hooks = ConnectionHooks(self._connect, self._alive, self._settle, _close)
         self._pools = Pools(
             self.name,
             hooks,
@@ -399,6 +400,21 @@ class MySQLEngine(Engine):
 
     async def close(self) -> None:
         await self._pools.close()
+
+    async def _settle(self, conn: Any, settings: ConnectionSettings) -> bool:
+        if conn.connected:
+            return True
+        # A reader that left an export early dropped the connection (MySQLSession._stream,
+        # or asyncmy when a read was cancelled). A statement still computing its first row
+        # would not notice until it writes, so it is killed through a connection of its own.
+        with contextlib.suppress(DatabaseError, MySQLError, OSError, TimeoutError):
+            killer = await self._connect(settings)
+            try:
+                async with killer.cursor() as cursor:
+                    await cursor.execute(f"KILL QUERY {int(conn.thread_id())}")
+            finally:
+                killer.close()
+        return False
 
     async def _alive(self, conn: Any) -> bool:
         if not conn.connected:
@@ -472,11 +488,6 @@ class MySQLEngine(Engine):
                         f"MySQL at {connection.host}:{connection.port} does not offer TLS, "
                         f"but sslmode={connection.sslmode} requires it."
                     )
-
-
-async def _reusable(conn: Any) -> bool:
-    # A reader that left an export early closed the connection (see MySQLSession._stream).
-    return bool(conn.connected)
 
 
 async def _close(conn: Any) -> None:

@@ -48,7 +48,9 @@ class ConnectionHooks(Generic[Conn]):
 
     connect: Callable[[ConnectionSettings], Awaitable[Conn]]
     alive: Callable[[Conn], Awaitable[bool]]
-    reusable: Callable[[Conn], Awaitable[bool]]
+    # Ends what the connection was left doing (a statement whose reader went away) and
+    # tells whether it can serve another request.
+    settle: Callable[[Conn, ConnectionSettings], Awaitable[bool]]
     close: Callable[[Conn], Awaitable[None]]
 
 
@@ -90,6 +92,7 @@ class Pools(Generic[Conn]):
             try:
                 yield conn
             finally:
+                await self._hooks.settle(conn, settings)
                 await self._hooks.close(conn)
             return
 
@@ -109,7 +112,7 @@ class Pools(Generic[Conn]):
                 try:
                     yield conn
                 finally:
-                    await self._give_back(pool, conn)
+                    await self._give_back(pool, conn, settings)
             finally:
                 pool.slots.release()
         finally:
@@ -142,8 +145,8 @@ class Pools(Generic[Conn]):
             await self._hooks.close(conn)
         return await self._hooks.connect(settings)
 
-    async def _give_back(self, pool: _Pool[Conn], conn: Conn) -> None:
-        if pool.closed or not await self._hooks.reusable(conn):
+    async def _give_back(self, pool: _Pool[Conn], conn: Conn, settings: ConnectionSettings) -> None:
+        if not await self._hooks.settle(conn, settings) or pool.closed:
             await self._hooks.close(conn)
             return
         pool.idle.append((time.monotonic(), conn))

@@ -259,7 +259,7 @@ class PostgresEngine(Engine):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        hooks = ConnectionHooks(self._connect, self._alive, self._reusable, _close)
+        hooks = ConnectionHooks(self._connect, self._alive, self._settle, _close)
         self._pools = Pools(
             self.name,
             hooks,
@@ -288,7 +288,9 @@ class PostgresEngine(Engine):
             return False
         return True
 
-    async def _reusable(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+    async def _settle(
+        self, conn: psycopg.AsyncConnection[Any], settings: ConnectionSettings
+    ) -> bool:
         """Whether the connection can serve another request: its transaction ended, no
         statement or COPY left running (as after a client that went away)."""
         status = conn.pgconn.transaction_status
