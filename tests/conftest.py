@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +20,21 @@ ENGINES = ["mysql", "postgresql"]
 ENCODINGS: list[Encoding] = ["form", "json"]
 
 
+# The service's own files (cache, cache key) for this test run, removed at its end.
+STATE_DIR = Path(tempfile.mkdtemp(prefix="biconnector-tests-"))
+atexit.register(shutil.rmtree, STATE_DIR, ignore_errors=True)
+
+
 def make_settings(**overrides: Any) -> Settings:
-    """Settings for tests: no `.env` file, and a short connect timeout."""
-    values: dict[str, Any] = {"db_connection_timeout": 3.0, **overrides}
+    """Settings for tests: no `.env` file, a short connect timeout, and no metadata cache
+    (tests change tables between calls); the cache's own tests turn it on."""
+    values: dict[str, Any] = {
+        "db_connection_timeout": 3.0,
+        "cache_ttl_table_list": 0,
+        "cache_ttl_table_description": 0,
+        "state_dir": STATE_DIR,
+        **overrides,
+    }
     return Settings(_env_file=None, **values)
 
 

@@ -109,3 +109,14 @@ def test_every_make_target_in_the_readme_exists() -> None:
 
     for target in set(re.findall(r"`make ([a-z-]+)`", readme)):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
+
+
+def test_the_example_file_is_a_valid_configuration_of_the_defaults(tmp_path: Path) -> None:
+    example = tmp_path / ".env"
+    example.write_text((ROOT / ".env.example").read_text())
+
+    settings = Settings(_env_file=example)
+
+    assert settings.cache_dir is None
+    assert settings.cache_secret is None
+    assert settings == Settings(_env_file=None)

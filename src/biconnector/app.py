@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
 import anyio
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -20,10 +21,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from biconnector import catalog, export, query
+from biconnector.cache import Answers, open_cache
 from biconnector.engines.base import Engine, Query, Session
 from biconnector.engines.mysql import MySQLEngine
 from biconnector.engines.postgresql import PostgresEngine
-from biconnector.errors import ConnectorError, DatabaseError, InvalidRequest, NotFound
+from biconnector.errors import (
+    ConnectorError,
+    DatabaseError,
+    InvalidRequest,
+    NotFound,
+    NotReady,
+)
 from biconnector.protocol import params as p
 from biconnector.protocol.form import FormError, parse_form
 from biconnector.settings import Settings
@@ -33,34 +41,56 @@ logger = logging.getLogger(__name__)
 # Seconds allowed for closing an export's cursor and session once its stream has ended.
 CLEANUP_TIMEOUT = 10.0
 
-Action = Callable[[Engine, Mapping[str, Any]], Awaitable[Response]]
+Action = Callable[[Engine, Mapping[str, Any], Answers], Awaitable[Response]]
 
 
-async def check(engine: Engine, params: Mapping[str, Any]) -> Response:
+async def check(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
     connection = p.read_connection(params, engine.default_port)
     async with engine.session(connection) as session:
         await session.ping()
     return JSONResponse({"status": "ok", "message": "Connected to the database."})
 
 
-async def table_list(engine: Engine, params: Mapping[str, Any]) -> Response:
+async def table_list(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
     connection = p.read_connection(params, engine.default_port)
-    async with engine.session(connection) as session:
-        tables = catalog.search(await catalog.list_tables(session), p.read_search(params))
-    return JSONResponse([{"code": table.code, "title": table.title} for table in tables])
+    search = p.read_search(params)
+    key = answers.key(engine.name, "table_list", connection, "")
+    cached = await answers.get(key) if answers.enabled("table_list") else None
+    if cached is None:
+        async with engine.session(connection) as session:
+            tables = await catalog.list_tables(session)
+        cached = _json([{"code": table.code, "title": table.title} for table in tables])
+        if answers.enabled("table_list"):
+            await answers.set("table_list", key, cached)
+    if not search.strip():
+        return Response(cached, media_type="application/json")
+    # The whole list is what is kept; each search narrows it.
+    items = json.loads(cached)
+    found = [item for item in items if catalog.matches(item["code"], item["title"], search)]
+    return Response(_json(found), media_type="application/json")
 
 
-async def table_description(engine: Engine, params: Mapping[str, Any]) -> Response:
+async def table_description(
+    engine: Engine, params: Mapping[str, Any], answers: Answers
+) -> Response:
     connection = p.read_connection(params, engine.default_port)
     wanted = p.read_table(params)
-    async with engine.session(connection) as session:
-        columns = await catalog.describe(session, await catalog.find_table(session, wanted))
-    return JSONResponse(
-        [{"code": column.code, "name": column.title, "type": column.type} for column in columns]
-    )
+    key = answers.key(engine.name, "table_description", connection, wanted)
+    cached = await answers.get(key) if answers.enabled("table_description") else None
+    if cached is None:
+        async with engine.session(connection) as session:
+            columns = await catalog.describe(session, await catalog.find_table(session, wanted))
+        cached = _json([{"code": c.code, "name": c.title, "type": c.type} for c in columns])
+        if answers.enabled("table_description"):
+            await answers.set("table_description", key, cached)
+    return Response(cached, media_type="application/json")
 
 
-async def data(engine: Engine, params: Mapping[str, Any]) -> Response:
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def data(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
     connection = p.read_connection(params, engine.default_port)
     request = p.read_data_request(params)
     async with AsyncExitStack() as stack:
@@ -149,6 +179,7 @@ async def read_params(request: Request) -> Mapping[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    answers = Answers(open_cache(settings), settings)
     engines: dict[str, Engine] = {
         engine.name: engine for engine in (MySQLEngine(settings), PostgresEngine(settings))
     }
@@ -162,7 +193,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             raise NotFound(f"Unknown action {action_name!r}: use one of {', '.join(ACTIONS)}.")
         params = await read_params(request)
         try:
-            return await action(engine, params)
+            return await action(engine, params, answers)
         except engine.driver_errors as exc:
             logger.warning("%s %s failed in the database: %r", engine_name, action_name, exc)
             raise DatabaseError(
@@ -184,6 +215,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def ready(request: Request) -> Response:
+        try:
+            await answers.ready()
+        except (OSError, RedisError) as exc:
+            logger.warning("not ready: the metadata cache cannot be used: %s", exc)
+            raise NotReady("The metadata cache cannot be used; the log has the details.") from exc
+        return JSONResponse({"status": "ready"})
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -191,6 +230,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for engine in engines.values():
                 await engine.close()
+            await answers.close()
 
     app = Starlette(
         routes=[
@@ -201,6 +241,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("//", legacy, methods=["POST"]),
             Route("/index.php", legacy, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
         ],
         exception_handlers={
             ConnectorError: _connector_error,

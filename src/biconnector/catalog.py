@@ -39,10 +39,13 @@ async def list_tables(session: Session) -> list[Table]:
 
 
 def search(tables: Sequence[Table], text: str) -> list[Table]:
+    return [table for table in tables if matches(table.code, table.title, text)]
+
+
+def matches(code: str, title: str, text: str) -> bool:
+    """Whether a table's code or title holds the search text, ignoring case."""
     needle = text.strip().casefold()
-    if not needle:
-        return list(tables)
-    return [t for t in tables if needle in t.code.casefold() or needle in t.title.casefold()]
+    return not needle or needle in code.casefold() or needle in title.casefold()
 
 
 async def find_table(session: Session, wanted: str) -> Table:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 
 import uvicorn
 from pydantic import ValidationError
 
+from biconnector.cache import Answers, open_cache
 from biconnector.settings import Settings
 
 
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", help="address to listen on (default: BIND_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default: BIND_PORT)")
+    cache = commands.add_parser("cache", help="the metadata cache")
+    cache.add_argument("cache_command", choices=["clear"], help="clear: forget every answer")
     args = parser.parse_args(argv)
 
     try:
@@ -25,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(_describe(exc), file=sys.stderr)
         return 2
+    if args.command == "cache":
+        removed = asyncio.run(_clear_cache(settings))
+        print(f"The metadata cache is empty ({removed} answers removed).")
+        return 0
     logging.basicConfig(
         level=settings.logging_level,
         stream=sys.stdout,
@@ -39,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
     )
     return 0
+
+
+async def _clear_cache(settings: Settings) -> int:
+    answers = Answers(open_cache(settings), settings)
+    try:
+        return await answers.clear()
+    finally:
+        await answers.close()
 
 
 def _describe(error: ValidationError) -> str:

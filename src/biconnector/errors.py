@@ -84,3 +84,10 @@ class DatabaseTimeout(DatabaseError):
 
     status_code = 504
     code = "timeout"
+
+
+class NotReady(ConnectorError):
+    """Something the service itself depends on cannot be used."""
+
+    status_code = 503
+    code = "not_ready"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import tempfile
 import zoneinfo
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from biconnector.protocol.literals import SlashOrder
@@ -47,6 +51,15 @@ class Settings(BaseSettings):
     # Bitrix24 stops reading after about 60 seconds without a byte (PROTOCOL.md).
     data_keepalive_interval: float = Field(20.0, gt=0, le=50)
     slash_date_order: SlashOrder = "month-first"
+    # Seconds table_list and table_description answers are kept; 0 turns the cache off.
+    cache_ttl_table_list: float = Field(600.0, ge=0)
+    cache_ttl_table_description: float = Field(600.0, ge=0)
+    # redis://host:port/db (or rediss://) shares the cache between hosts; empty: files.
+    cache_url: str = ""
+    # The service's own files: the cache directory and the cache key live here.
+    state_dir: Path = Path("var")
+    cache_dir: Path | None = None
+    cache_secret: SecretStr | None = None
 
     @field_validator("log_level")
     @classmethod
@@ -66,6 +79,48 @@ class Settings(BaseSettings):
                 "expected an IANA time zone name such as UTC or Europe/Berlin"
             ) from exc
         return value
+
+    @field_validator("cache_dir", "cache_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # .env.example lists these empty: empty means "not set", not "here" or "no key".
+        return None if value == "" else value
+
+    @field_validator("cache_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:port/db, rediss://... or unix://...")
+        return value
+
+    @property
+    def cache_directory(self) -> Path:
+        return self.cache_dir or self.state_dir / "cache"
+
+    def cache_secret_bytes(self) -> bytes:
+        """The key of the cache's password fingerprints: CACHE_SECRET, or one generated once
+        and kept in the state directory, so that every worker and restart shares it."""
+        if self.cache_secret is not None:
+            return self.cache_secret.get_secret_value().encode()
+        path = self.state_dir / "cache.key"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+        try:
+            os.write(handle, secrets.token_bytes(32))
+            os.close(handle)
+            # A hard link appears whole or not at all; a worker that loses the race reads
+            # the key the winner wrote.
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+        return path.read_bytes()
 
     @cached_property
     def timezone(self) -> zoneinfo.ZoneInfo:
