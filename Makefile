@@ -49,6 +49,8 @@ fix-code: install
 
 bench: install ## export speed and memory against the engines' own tools (builds its tables once)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } || \
+		echo "wrk could not be installed: the cached rate is skipped"
 	$(BIN)/python -m bench.run
 
 pipeline: lint test
