@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from biconnector import catalog, export, query
+from biconnector import catalog, export, logs, query
 from biconnector.cache import Answers, open_cache
 from biconnector.engines.base import Engine, Query, Session
 from biconnector.engines.mysql import MySQLEngine
@@ -55,7 +55,7 @@ async def table_list(engine: Engine, params: Mapping[str, Any], answers: Answers
     connection = p.read_connection(params, engine.default_port)
     search = p.read_search(params)
     key = answers.key(engine.name, "table_list", connection, "")
-    cached = await answers.get(key) if answers.enabled("table_list") else None
+    cached = await _cached(answers, "table_list", key)
     if cached is None:
         async with engine.session(connection) as session:
             tables = await catalog.list_tables(session)
@@ -76,7 +76,7 @@ async def table_description(
     connection = p.read_connection(params, engine.default_port)
     wanted = p.read_table(params)
     key = answers.key(engine.name, "table_description", connection, wanted)
-    cached = await answers.get(key) if answers.enabled("table_description") else None
+    cached = await _cached(answers, "table_description", key)
     if cached is None:
         async with engine.session(connection) as session:
             columns = await catalog.describe(session, await catalog.find_table(session, wanted))
@@ -84,6 +84,15 @@ async def table_description(
         if answers.enabled("table_description"):
             await answers.set("table_description", key, cached)
     return Response(cached, media_type="application/json")
+
+
+async def _cached(answers: Answers, action: str, key: str) -> bytes | None:
+    if not answers.enabled(action):
+        logs.note(cache="off")
+        return None
+    found = await answers.get(key)
+    logs.note(cache="miss" if found is None else "hit")
+    return found
 
 
 def _json(value: Any) -> bytes:
@@ -191,7 +200,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         action = ACTIONS.get(action_name)
         if action is None:
             raise NotFound(f"Unknown action {action_name!r}: use one of {', '.join(ACTIONS)}.")
+        logs.note(engine=engine_name, action=action_name)
         params = await read_params(request)
+        if isinstance(params.get("table"), str):
+            logs.note(table=params["table"])
         try:
             return await action(engine, params, answers)
         except engine.driver_errors as exc:
@@ -294,25 +306,37 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
+        facts = logs.start_request()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500
+        status, sent = 500, 0
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = round((time.perf_counter() - started) * 1000, 1)
             logger.info(
-                "%s %s %s %.1f ms request_id=%s",
+                "%s %s %s %.1f ms",
                 scope["method"],
                 scope["path"],
                 status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
+                duration,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": duration,
+                    "bytes": sent,
+                    **facts,
+                },
             )

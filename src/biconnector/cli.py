@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 import uvicorn
 from pydantic import ValidationError
 
+from biconnector import logs
 from biconnector.cache import Answers, open_cache
 from biconnector.settings import Settings
 
@@ -33,11 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         removed = asyncio.run(_clear_cache(settings))
         print(f"The metadata cache is empty ({removed} answers removed).")
         return 0
-    logging.basicConfig(
-        level=settings.logging_level,
-        stream=sys.stdout,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(settings)
     uvicorn.run(
         "biconnector.app:create_app",
         factory=True,

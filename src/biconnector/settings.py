@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     bind_host: str = "127.0.0.1"
     bind_port: int = Field(8000, ge=1, le=65535)
     log_level: str = "INFO"
+    # With a directory, logs also go to one file a day there, kept this many days.
+    log_path: Path | None = None
+    log_rotation_days: int = Field(14, ge=1)
     db_connection_timeout: float = Field(10.0, gt=0, le=250)
     # PostgreSQL keeps statement_timeout in milliseconds in a 32-bit integer.
     db_statement_timeout: float = Field(300.0, ge=1, le=2_147_483)
@@ -80,7 +83,7 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("cache_dir", "cache_secret", mode="before")
+    @field_validator("cache_dir", "cache_secret", "log_path", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env.example lists these empty: empty means "not set", not "here" or "no key".
