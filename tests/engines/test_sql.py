@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -192,3 +193,14 @@ def test_mysql_offset_without_limit_uses_the_largest_count() -> None:
     statement, _ = select(mysql(), Query(TABLE, (QTY,), offset=5))
 
     assert statement.endswith(f"LIMIT {2**64 - 1} OFFSET 5")
+
+
+def test_the_debug_log_shows_the_sql_without_its_values(caplog: pytest.LogCaptureFixture) -> None:
+    query = Query(TABLE, (STAGE,), where(condition(STAGE, Operator.EQUAL, "secret-value")))
+
+    with caplog.at_level(logging.DEBUG, logger="biconnector.engines.sql"):
+        select(mysql(), query)
+
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "`stage` = %s" in line
+    assert "secret-value" not in line

@@ -7,6 +7,7 @@ doubles any ``%`` in them, so every statement is always executed with a paramete
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from typing import Any
 from biconnector.engines.base import ColumnInfo, Ordering, Predicate, Query, Where
 from biconnector.protocol.filters import Operator
 from biconnector.protocol.naming import TableName
+
+logger = logging.getLogger(__name__)
 
 # The escape character of every LIKE pattern the service writes. Not the backslash, whose
 # meaning inside string literals depends on MySQL's sql_mode.
@@ -99,7 +102,10 @@ def select(
     bounds = dialect.bounds(query.limit, query.offset)
     if bounds:
         parts.append(bounds)
-    return " ".join(parts), params
+    statement = " ".join(parts)
+    # The values stay out of the log: a filter may hold anything a user typed.
+    logger.debug("query with %d parameters (not shown): %s", len(params), statement)
+    return statement, params
 
 
 def contains_pattern(value: str) -> str:
