@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from biconnector.logs import JsonFormatter
 from biconnector.settings import Settings
 from tests.support.databases import Database, mysql_database, postgres_database
 from tests.support.service import SENT_PASSWORDS, Encoding, Portal, running_service
@@ -76,8 +77,11 @@ def db(request: pytest.FixtureRequest) -> Database:
 
 
 class _Recorder(logging.Handler):
+    """Every record as the service writes it: the JSON line, with all its facts."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
