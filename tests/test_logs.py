@@ -111,3 +111,16 @@ def test_worker_processes_write_one_file_without_losing_or_mixing_lines(tmp_path
     assert len(events) == 6000
     for name in ("first", "second"):
         assert sorted(int(e.split()[1]) for e in events if e.startswith(name)) == list(range(3000))
+
+
+def test_a_data_call_logs_how_many_rows_it_sent(
+    service: str, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    params = {"connection": db.connection(), "table": "users"}
+    answer = Portal(service, "json").ok(db.engine, "data", params)
+
+    (line,) = [
+        r for r in caplog.records if getattr(r, "action", None) == "data" and hasattr(r, "status")
+    ]
+    assert getattr(line, "rows", None) == len(answer) - 1
+    assert getattr(line, "table", None) == "users"

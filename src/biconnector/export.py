@@ -15,6 +15,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import anyio
 
+from biconnector import logs
+
 # JSON allows whitespace between any two tokens: a space keeps the connection from falling
 # silent while the database works, and the body still parses.
 KEEPALIVE = b" "
@@ -61,11 +63,18 @@ async def body(
 ) -> AsyncGenerator[bytes, None]:
     """The whole answer: ``[header,row,row...]``, with keep-alive spaces where they came."""
     yield header(names)
-    chunk = first
-    while chunk is not None:
-        # Yielding to the event loop between chunks lets other requests run, and lets a
-        # client's disconnect be seen, even when the driver had rows buffered already.
-        await asyncio.sleep(0)
-        yield chunk if chunk is KEEPALIVE else b"," + chunk
-        chunk = await anext(rest, None)
-    yield b"]"
+    chunk, rows = first, 0
+    try:
+        while chunk is not None:
+            # Yielding to the event loop between chunks lets other requests run, and lets a
+            # client's disconnect be seen, even when the driver had rows buffered already.
+            await asyncio.sleep(0)
+            if chunk is KEEPALIVE:
+                yield chunk
+            else:
+                rows += getattr(chunk, "rows", 0)
+                yield b"," + chunk
+            chunk = await anext(rest, None)
+        yield b"]"
+    finally:
+        logs.note(rows=rows)

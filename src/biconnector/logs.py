@@ -24,7 +24,7 @@ from biconnector.settings import Settings
 
 # Facts a log call may pass with ``extra``; they become keys of the line.
 FIELDS = ("request_id", "method", "path", "engine", "action", "table", "status",
-          "duration_ms", "bytes", "cache")  # fmt: skip
+          "duration_ms", "rows", "bytes", "cache")  # fmt: skip
 
 # The facts of the request being served, which the INFO line at its end reports.
 _facts: ContextVar[dict[str, Any] | None] = ContextVar("biconnector_request_facts", default=None)

@@ -114,7 +114,7 @@ class Session(ABC):
     def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         """The query's rows as batches, each value still in the driver's own type."""
 
-    def json_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+    def json_rows(self, query: Query) -> AsyncGenerator[RowChunk, None]:
         """The query's rows as JSON arrays joined by commas, one chunk per batch.
 
         Engines override this with a path on which the database writes the JSON itself;
@@ -123,13 +123,25 @@ class Session(ABC):
         """
         return self.encoded_rows(query)
 
-    async def encoded_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+    async def encoded_rows(self, query: Query) -> AsyncGenerator[RowChunk, None]:
         """`json_rows`, with every value encoded in Python by its column's encoder."""
         encoders = [column.encode for column in query.columns]
         async with aclosing(self.rows(query)) as batches:
             async for batch in batches:
                 if batch:
-                    yield encode_batch(batch, encoders).encode()
+                    yield RowChunk.of(encode_batch(batch, encoders).encode(), len(batch))
+
+
+class RowChunk(bytes):
+    """Rows as JSON arrays joined by commas, which know how many rows they hold."""
+
+    rows: int
+
+    @classmethod
+    def of(cls, text: bytes, rows: int) -> RowChunk:
+        chunk = cls(text)
+        chunk.rows = rows
+        return chunk
 
 
 def encode_batch(rows: Iterable[Sequence[Any]], encoders: Sequence[Encoder]) -> str:

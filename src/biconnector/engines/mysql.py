@@ -22,7 +22,7 @@ from asyncmy.cursors import SSCursor
 from asyncmy.errors import MySQLError
 
 from biconnector import values
-from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
+from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, RowChunk, Session
 from biconnector.engines.pool import ConnectionHooks, Pools
 from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
@@ -310,7 +310,7 @@ class MySQLSession(Session):
     def rows(self, query: Query) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         return self._stream(*select(MySQLSql(self._database), query))
 
-    def json_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+    def json_rows(self, query: Query) -> AsyncGenerator[RowChunk, None]:
         values = [_json_value(column, self._utc) for column in query.columns]
         if any(value is None for value in values):
             return self.encoded_rows(query)
@@ -319,7 +319,7 @@ class MySQLSession(Session):
 
     async def _joined(
         self, batches: AsyncGenerator[Sequence[Sequence[Any]], None]
-    ) -> AsyncGenerator[bytes, None]:
+    ) -> AsyncGenerator[RowChunk, None]:
         async with aclosing(batches):
             async for batch in batches:
                 texts = [text for (text,) in batch]
@@ -329,7 +329,7 @@ class MySQLSession(Session):
                         "A row is larger than the database's max_allowed_packet allows to "
                         "send; the export stopped before it."
                     )
-                yield ",".join(texts).encode()
+                yield RowChunk.of(",".join(texts).encode(), len(texts))
 
     async def _stream(
         self, statement: str, params: list[Any]

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from biconnector.engines.base import ColumnInfo
+from biconnector.engines.base import ColumnInfo, RowChunk
 from biconnector.values import SIGNIFICANT_DIGITS
 
 # A chunk of the response holds rows up to about this many bytes.
@@ -78,7 +78,7 @@ def copy_statement(select: str, quoted: Sequence[int]) -> str:
 
 async def copy_json(
     conn: psycopg.AsyncConnection[Any], statement: bytes
-) -> AsyncGenerator[bytes, None]:
+) -> AsyncGenerator[RowChunk, None]:
     """Run the COPY and yield its rows as ``[..],[..]`` chunks of about `CHUNK_BYTES`.
 
     A reader that leaves early (a client gone) leaves the connection mid-COPY; the engine
@@ -99,7 +99,7 @@ async def copy_json(
         await _finish(pgconn, await _result(pgconn))
 
 
-async def _chunks(pgconn: pq.abc.PGconn) -> AsyncGenerator[bytes, None]:
+async def _chunks(pgconn: pq.abc.PGconn) -> AsyncGenerator[RowChunk, None]:
     rows: list[bytes | memoryview] = []
     size = 0
     while True:
@@ -119,7 +119,11 @@ async def _chunks(pgconn: pq.abc.PGconn) -> AsyncGenerator[bytes, None]:
         yield _arrays(rows)
 
 
-def _arrays(rows: list[bytes | memoryview]) -> bytes:
+def _arrays(rows: list[bytes | memoryview]) -> RowChunk:
+    return RowChunk.of(_joined(rows), len(rows))
+
+
+def _joined(rows: list[bytes | memoryview]) -> bytes:
     block = b"".join(rows)
     # Each message is one row ending in a newline; any other newline or control character
     # is inside a text value, where JSON needs it escaped.

@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 
 from biconnector import values
 from biconnector.engines import pgcopy
-from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, Session
+from biconnector.engines.base import BATCH_SIZE, ColumnInfo, Engine, Query, RowChunk, Session
 from biconnector.engines.pool import ConnectionHooks, Pools
 from biconnector.engines.sql import LIKE_ESCAPE, SqlDialect, select
 from biconnector.errors import (
@@ -230,7 +230,7 @@ class PostgresSession(Session):
         cursor = await self._connection.execute(_PRIMARY_KEY, params)
         return [name for (name,) in await cursor.fetchall()]
 
-    def json_rows(self, query: Query) -> AsyncGenerator[bytes, None]:
+    def json_rows(self, query: Query) -> AsyncGenerator[RowChunk, None]:
         formats = [pgcopy.json_column(quote(column.name), column) for column in query.columns]
         if any(found is None for found in formats):
             return self.encoded_rows(query)
