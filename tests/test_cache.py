@@ -117,10 +117,14 @@ def test_the_clear_command_forgets_every_answer(
         assert probe in codes(portal, db)
         run(db, f"DROP TABLE {probe}")
         monkeypatch.setenv("STATE_DIR", str(tmp_path))
+        other = tmp_path / "cache" / "notes.txt"
+        other.write_text("not an answer")
 
         assert cli.main(["cache", "clear"]) == 0
 
         assert probe not in codes(portal, db)
+        assert other.exists(), "clear deleted a file that was no answer"
+        assert (tmp_path / "cache.key").exists()
 
 
 @pytest.fixture

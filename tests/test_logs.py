@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -9,8 +10,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 
+from biconnector.app import create_app, serve_app
 from biconnector.logs import DailyFiles, JsonFormatter
 from tests.conftest import make_settings
 from tests.support.databases import Database
@@ -81,14 +86,19 @@ def test_files_turn_over_daily_and_old_ones_are_removed(tmp_path: Path) -> None:
         handler.emit(record(f"on day {day}"))
     handler.close()
 
+    # Kept two days: on the 4th, the 2nd is two days old and stays, the 1st goes.
     files = sorted(path.name for path in tmp_path.iterdir())
-    assert files == ["biconnector-2026-12-04.log"]
-    assert json.loads((tmp_path / files[0]).read_text())["event"] == "on day 4"
+    assert files == ["biconnector-2026-12-02.log", "biconnector-2026-12-04.log"]
+    assert json.loads((tmp_path / files[1]).read_text())["event"] == "on day 4"
 
 
 _WRITER = """
 import logging, sys
 from pathlib import Path
+from starlette.requests import Request
+from starlette.responses import Response
+
+from biconnector.app import create_app, serve_app
 from biconnector.logs import DailyFiles, JsonFormatter
 handler = DailyFiles(Path(sys.argv[1]), days=7)
 handler.setFormatter(JsonFormatter())
@@ -124,3 +134,54 @@ def test_a_data_call_logs_how_many_rows_it_sent(
     ]
     assert getattr(line, "rows", None) == len(answer) - 1
     assert getattr(line, "table", None) == "users"
+
+
+def test_an_unexpected_error_is_a_500_whose_id_is_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app = create_app(make_settings())
+    app.router.add_route("/boom", boom)
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            return await client.get("/boom")
+
+    response = asyncio.run(call())
+
+    request_id = response.headers["X-Request-ID"]
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "internal_error",
+        "message": "The service failed unexpectedly; its log has the details under this "
+        "request's id.",
+        "requestId": request_id,
+    }
+    assert "a bug" not in response.text
+    (failure,) = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    line = json.loads(JsonFormatter().format(failure))
+    assert line["request_id"] == request_id
+    assert "RuntimeError: a bug" in line["traceback"]
+
+
+def test_each_worker_process_configures_its_own_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_PATH", str(tmp_path / "logs"))
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        serve_app()
+        assert any(isinstance(handler, DailyFiles) for handler in root.handlers)
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                handler.close()
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)

@@ -186,6 +186,14 @@ async def read_params(request: Request) -> Mapping[str, Any]:
     )
 
 
+def serve_app() -> Starlette:
+    """The application as `biconnector serve` runs it, in each worker process: logging
+    configured from the settings first."""
+    settings = Settings()
+    logs.configure(settings)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     answers = Answers(open_cache(settings), settings)
@@ -285,10 +293,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+_INTERNAL = "The service failed unexpectedly; its log has the details under this request's id."
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unexpected error", exc_info=exc)
-    message = "The service failed unexpectedly; its log has the details under this request's id."
-    return JSONResponse(_error_body(request, "internal_error", message), status_code=500)
+    return JSONResponse(_error_body(request, "internal_error", _INTERNAL), status_code=500)
 
 
 def _request_id(request: Request) -> str:
@@ -306,7 +316,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
-        facts = logs.start_request()
+        facts = logs.start_request(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status, sent = 500, 0
@@ -322,6 +332,23 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Starlette answers an unexpected error from outside this middleware, where the
+            # request id would be lost; it is answered here instead, in the one error shape.
+            if status != 500 or sent:
+                raise  # the response had begun: nothing but breaking it off is left
+            logger.exception("unexpected error", exc_info=exc)
+            response = JSONResponse(
+                {
+                    "error": {
+                        "code": "internal_error",
+                        "message": _INTERNAL,
+                        "requestId": request_id,
+                    }
+                },
+                status_code=500,
+            )
+            await response(scope, receive, send_with_id)
         finally:
             duration = round((time.perf_counter() - started) * 1000, 1)
             logger.info(
@@ -331,7 +358,6 @@ class RequestIdMiddleware:
                 status,
                 duration,
                 extra={
-                    "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,

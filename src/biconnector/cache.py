@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -31,6 +32,12 @@ from biconnector.settings import Settings
 logger = logging.getLogger(__name__)
 
 _PREFIX = "biconnector:meta:"
+# Seconds a Redis call may take; a cache slower than that is a miss, not a slow answer.
+_REDIS_TIMEOUT = 0.5
+# Cache files are named by a SHA-256 in hex; nothing else in the directory is ever deleted.
+_ANSWER = re.compile(r"^[0-9a-f]{64}$")
+# Seconds between sweeps of expired files, done by a write.
+_SWEEP_INTERVAL = 60.0
 
 
 class Cache(ABC):
@@ -59,6 +66,7 @@ class FileCache(Cache):
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        self._swept = time.monotonic()
 
     async def get(self, key: str) -> bytes | None:
         return await anyio.to_thread.run_sync(self._read, self._path(key))
@@ -98,20 +106,31 @@ class FileCache(Cache):
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(f"{expiry!r}\n".encode() + value)
+                file.flush()
+                os.fsync(file.fileno())
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        if time.monotonic() - self._swept > _SWEEP_INTERVAL:
+            self._swept = time.monotonic()
+            self._sweep()
+
+    def _answers(self) -> list[Path]:
+        if not self._directory.is_dir():
+            return []
+        return [path for path in self._directory.iterdir() if _ANSWER.match(path.name)]
+
+    def _sweep(self) -> None:
+        """Delete the answers whose time is up, which no later read may come to delete."""
+        for path in self._answers():
+            self._read(path)
 
     def _remove_all(self) -> int:
-        if not self._directory.is_dir():
-            return 0
-        removed = 0
-        for path in self._directory.iterdir():
-            if path.is_file():
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        answers = self._answers()
+        for path in answers:
+            path.unlink(missing_ok=True)
+        return len(answers)
 
     def _check_writable(self) -> None:
         self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -123,7 +142,9 @@ class RedisCache(Cache):
     """Answers as Redis strings with an expiry, under one prefix."""
 
     def __init__(self, url: str) -> None:
-        self._client: Any = redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._client: Any = redis.from_url(
+            url, socket_timeout=_REDIS_TIMEOUT, socket_connect_timeout=_REDIS_TIMEOUT
+        )
 
     async def get(self, key: str) -> bytes | None:
         value = await self._client.get(_PREFIX + key)
@@ -146,8 +167,8 @@ class RedisCache(Cache):
 
 
 def open_cache(settings: Settings) -> Cache:
-    if settings.cache_url:
-        return RedisCache(settings.cache_url)
+    if settings.cache_url is not None:
+        return RedisCache(settings.cache_url.get_secret_value())
     return FileCache(settings.cache_directory)
 
 

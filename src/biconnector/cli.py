@@ -31,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "cache":
         removed = asyncio.run(_clear_cache(settings))
-        print(f"The metadata cache is empty ({removed} answers removed).")
+        where = "Redis" if settings.cache_url else settings.cache_directory.resolve()
+        print(f"The metadata cache in {where} is empty ({removed} answers removed).")
         return 0
     logs.configure(settings)
     uvicorn.run(
-        "biconnector.app:create_app",
+        "biconnector.app:serve_app",
         factory=True,
         host=args.host or settings.bind_host,
         port=args.port or settings.bind_port,

@@ -28,14 +28,31 @@ FIELDS = ("request_id", "method", "path", "engine", "action", "table", "status",
 
 # The facts of the request being served, which the INFO line at its end reports.
 _facts: ContextVar[dict[str, Any] | None] = ContextVar("biconnector_request_facts", default=None)
+_request_id: ContextVar[str | None] = ContextVar("biconnector_request_id", default=None)
 
 _PREFIX = "biconnector-"
 _DAY_FILE = re.compile(r"^biconnector-(\d{4}-\d{2}-\d{2})\.log$")
 
 
-def start_request() -> dict[str, Any]:
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _make_record(*args, **kwargs)
+    request_id = _request_id.get()
+    if request_id is not None:
+        record.request_id = request_id
+    return record
+
+
+# Every record made while a request is served carries its id, whatever logger made it and
+# whichever handler formats it, later or elsewhere.
+_make_record = logging.getLogRecordFactory()
+logging.setLogRecordFactory(_record_with_request_id)
+
+
+def start_request(request_id: str) -> dict[str, Any]:
+    """Begin a request's facts; every line logged while it is served carries its id."""
     facts: dict[str, Any] = {}
     _facts.set(facts)
+    _request_id.set(request_id)
     return facts
 
 
@@ -64,20 +81,21 @@ class JsonFormatter(logging.Formatter):
 
 
 class DailyFiles(logging.Handler):
-    """``biconnector-YYYY-MM-DD.log`` in a directory, one per day (UTC), kept ``days``."""
+    """``biconnector-YYYY-MM-DD.log`` in a directory, one per day (UTC) of the record,
+    deleted once older than ``days`` days."""
 
     def __init__(self, directory: Path, days: int, today: Callable[[], date] | None = None) -> None:
         super().__init__()
         self._directory = directory
         self._days = days
-        self._today = today or (lambda: datetime.now(UTC).date())
+        self._today = today
         self._day: date | None = None
         self._fd: int | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = (self.format(record) + "\n").encode()
-            os.write(self._file(), line)
+            os.write(self._file(self._day_of(record)), line)
         except Exception:  # a log that cannot be written must not fail the request
             self.handleError(record)
 
@@ -87,8 +105,12 @@ class DailyFiles(logging.Handler):
             self._fd = None
         super().close()
 
-    def _file(self) -> int:
-        today = self._today()
+    def _day_of(self, record: logging.LogRecord) -> date:
+        if self._today is not None:
+            return self._today()
+        return datetime.fromtimestamp(record.created, UTC).date()
+
+    def _file(self, today: date) -> int:
         if self._fd is None or today != self._day:
             if self._fd is not None:
                 os.close(self._fd)
@@ -102,7 +124,7 @@ class DailyFiles(logging.Handler):
     def _remove_old(self, today: date) -> None:
         for path in self._directory.iterdir():
             match = _DAY_FILE.match(path.name)
-            if match and (today - date.fromisoformat(match.group(1))).days >= self._days:
+            if match and (today - date.fromisoformat(match.group(1))).days > self._days:
                 path.unlink(missing_ok=True)
 
 

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     cache_ttl_table_list: float = Field(600.0, ge=0)
     cache_ttl_table_description: float = Field(600.0, ge=0)
     # redis://host:port/db (or rediss://) shares the cache between hosts; empty: files.
-    cache_url: str = ""
+    cache_url: SecretStr | None = None
     # The service's own files: the cache directory and the cache key live here.
     state_dir: Path = Path("var")
     cache_dir: Path | None = None
@@ -89,13 +89,16 @@ class Settings(BaseSettings):
         # .env.example lists these empty: empty means "not set", not "here" or "no key".
         return None if value == "" else value
 
-    @field_validator("cache_url")
+    @field_validator("cache_url", mode="before")
     @classmethod
-    def _redis_url(cls, value: str) -> str:
-        value = value.strip()
-        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+    def _redis_url(cls, value: object) -> object:
+        # A Redis URL may carry a password: the setting is a secret, and never shown.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str) or not text.strip():
+            return None
+        if not text.strip().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("expected redis://host:port/db, rediss://... or unix://...")
-        return value
+        return text.strip()
 
     @property
     def cache_directory(self) -> Path:
