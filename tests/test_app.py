@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -150,3 +152,46 @@ def test_a_password_never_reaches_an_error_message(form_portal: Portal, db: Data
 
         assert response.status_code != 200
         assert secret not in response.text
+
+
+def test_a_body_larger_than_any_call_needs_is_a_413(service: str) -> None:
+    body = b"connection[host]=" + b"x" * (1024 * 1024)
+
+    response = httpx.post(
+        f"{service}/connectors/mysql/check",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+
+    assert_error_shape(response, 413, "payload_too_large")
+
+
+def test_a_large_body_without_a_length_is_cut_off_too(service: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(2048):
+            yield b"x" * 1024
+
+    response = httpx.post(f"{service}/connectors/mysql/check", content=chunks(), timeout=30)
+
+    assert_error_shape(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        pytest.param({"table": "t", "select": ["A"] * 2001}, "select", id="select"),
+        pytest.param({"table": "t" * 10_001}, "table", id="table-name"),
+        pytest.param({"table": "t", "filter": {"=A": "v" * 10_001}}, "filter[=A]", id="value"),
+        pytest.param({"table": "t", "filter": {"=" + "A" * 10_001: "v"}}, "filter", id="key"),
+    ],
+)
+def test_oversized_parameters_are_refused_naming_them(
+    service: str, db: Database, params: dict[str, Any], named: str
+) -> None:
+    body = {"connection": db.connection(), **params}
+
+    response = httpx.post(f"{service}/connectors/{db.engine}/data", json=body, timeout=30)
+
+    assert_error_shape(response, 400, "invalid_request")
+    assert named in response.json()["error"]["message"]

@@ -31,6 +31,7 @@ from biconnector.errors import (
     InvalidRequest,
     NotFound,
     NotReady,
+    PayloadTooLarge,
 )
 from biconnector.protocol import params as p
 from biconnector.protocol.form import FormError, parse_form
@@ -158,9 +159,31 @@ ACTIONS: dict[str, Action] = {
 }
 
 
+# Bitrix24's largest bodies are data calls with a long filter: a few tens of kilobytes.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused past `MAX_BODY_BYTES` before more of it is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(_too_large())
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(_too_large())
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> str:
+    return f"The body is larger than {MAX_BODY_BYTES // 1024} KiB, more than any call needs."
+
+
 async def read_params(request: Request) -> Mapping[str, Any]:
     """The request's parameters from a JSON or a form body; both give the same mapping."""
-    body = await request.body()
+    body = await read_body(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or (not content_type and body.lstrip()[:1] == b"{"):
         try:

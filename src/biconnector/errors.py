@@ -25,6 +25,13 @@ class InvalidRequest(ConnectorError):
     code = "invalid_request"
 
 
+class PayloadTooLarge(InvalidRequest):
+    """The body is larger than any call needs."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
 class UnsupportedParameter(InvalidRequest):
     """The request asks for something this version cannot apply exactly."""
 

@@ -21,6 +21,7 @@ from biconnector.errors import InvalidRequest
 MAX_DEPTH = 8
 MAX_CONDITIONS = 500
 MAX_VALUES = 10_000
+MAX_TEXT = 10_000
 
 Scalar: TypeAlias = str | int | float | bool | None
 
@@ -119,6 +120,8 @@ def _group(value: Any, path: str, depth: int, counter: _Counter) -> Group:
     any_of = False
     items: list[Node] = []
     for key, item in entries:
+        if len(key) > MAX_TEXT:
+            raise InvalidRequest(f"{path} holds a key longer than {MAX_TEXT} characters.")
         where = f"{path}[{key}]"
         if key.upper() == "LOGIC":
             any_of = _logic(item, where)
@@ -199,6 +202,8 @@ def _values(value: Any, where: str) -> tuple[Scalar, ...]:
             raise InvalidRequest(f"{where} must hold single values, not {_kind(item)}.")
         if item is None:
             raise InvalidRequest(f"{where} holds null among its values; use IS NULL instead.")
+        if isinstance(item, str) and len(item) > MAX_TEXT:
+            raise InvalidRequest(f"{where} holds a value longer than {MAX_TEXT} characters.")
     return tuple(items)
 
 

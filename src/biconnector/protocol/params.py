@@ -16,6 +16,10 @@ from typing import Any, Literal, get_args
 from biconnector.errors import InvalidRequest
 from biconnector.protocol.filters import Group, read_filter
 
+# No name, setting or value a call needs is longer; MySQL and PostgreSQL names end at 64.
+MAX_TEXT = 10_000
+MAX_SELECT = 2_000
+
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 SSL_MODES: tuple[str, ...] = get_args(SslMode)
 
@@ -118,7 +122,10 @@ def _read_port(raw: Mapping[str, Any], default: int) -> int:
 def _read_select(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    return tuple(_text_list(value, "select")) or None
+    names = _text_list(value, "select")
+    if len(names) > MAX_SELECT:
+        raise InvalidRequest(f"select names {len(names)} fields; at most {MAX_SELECT} are read.")
+    return tuple(names) or None
 
 
 def _read_count(value: Any, key: str) -> int | None:
@@ -190,6 +197,8 @@ def _optional_text(raw: Mapping[str, Any], name: str, key: str) -> str | None:
 
 def _scalar_text(value: Any, key: str) -> str:
     if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise InvalidRequest(f"{key} is longer than {MAX_TEXT} characters.")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
