@@ -79,6 +79,13 @@ class TlsRequired(DatabaseError):
     code = "tls_failed"
 
 
+class HostRefused(ConnectorError):
+    """The host is one the service may not connect to (DB_ALLOWED_HOSTS)."""
+
+    status_code = 403
+    code = "host_refused"
+
+
 class HostUnreachable(DatabaseError):
     """Nothing answered at the host and port given."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import tempfile
 import zoneinfo
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     log_path: Path | None = None
     log_rotation_days: int = Field(14, ge=1)
     db_connection_timeout: float = Field(10.0, gt=0, le=250)
+    # Host names, addresses and CIDR ranges the service may connect to besides public ones.
+    db_allowed_hosts: str = ""
+    # Loopback databases: allowed in development unless set, refused in production unless set.
+    db_allow_loopback: bool | None = None
     # PostgreSQL keeps statement_timeout in milliseconds in a 32-bit integer.
     db_statement_timeout: float = Field(300.0, ge=1, le=2_147_483)
     export_timezone: str = "UTC"
@@ -99,6 +104,21 @@ class Settings(BaseSettings):
         if not text.strip().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("expected redis://host:port/db, rediss://... or unix://...")
         return text.strip()
+
+    @field_validator("db_allow_loopback", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def db_allowed_hosts_list(self) -> list[str]:
+        return [part for part in re.split(r"[,\s]+", self.db_allowed_hosts) if part]
+
+    @property
+    def loopback_allowed(self) -> bool:
+        if self.db_allow_loopback is not None:
+            return self.db_allow_loopback
+        return self.app_env == "development"
 
     @property
     def cache_directory(self) -> Path:

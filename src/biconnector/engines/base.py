@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from biconnector.engines.hosts import HostGuard
 from biconnector.protocol.filters import Operator
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
@@ -160,6 +161,7 @@ class Engine(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.hosts = HostGuard.of(settings)
 
     @abstractmethod
     def session(self, connection: ConnectionSettings) -> AbstractAsyncContextManager[Session]:

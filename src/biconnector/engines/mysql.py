@@ -437,14 +437,16 @@ class MySQLEngine(Engine):
         timeout = self.settings.db_connection_timeout
         try:
             async with asyncio.timeout(timeout):
+                address = await self.hosts.resolve(connection.host, connection.port)
+                tls = _tls_context(connection.sslmode, connection.host)
                 try:
-                    return await self._open(connection, _tls_context(connection.sslmode))
+                    return await self._open(connection, address, tls)
                 except (MySQLError, ssl.SSLError) as exc:
                     # asyncmy starts TLS whenever it is given a context, even with a server
                     # that offers none; "prefer" and "allow" then fall back to plain text.
                     if connection.sslmode not in ("allow", "prefer") or not _tls_failed(exc):
                         raise
-                return await self._open(connection, None)
+                return await self._open(connection, address, None)
         except TimeoutError as exc:
             raise DatabaseTimeout(
                 f"MySQL at {connection.host}:{connection.port} did not complete the login within "
@@ -454,9 +456,11 @@ class MySQLEngine(Engine):
         except (MySQLError, OSError, ssl.SSLError) as exc:
             raise _translate(exc, connection) from exc
 
-    async def _open(self, connection: ConnectionSettings, tls: ssl.SSLContext | None) -> Any:
+    async def _open(
+        self, connection: ConnectionSettings, address: str, tls: ssl.SSLContext | None
+    ) -> Any:
         conn = await asyncmy.connect(
-            host=connection.host,
+            host=address,  # checked by the host guard; TLS still verifies the name
             port=connection.port,
             user=connection.username,
             # asyncmy would encode a text password as Latin-1; servers expect UTF-8.
@@ -494,16 +498,35 @@ async def _close(conn: Any) -> None:
     conn.close()
 
 
-def _tls_context(sslmode: str) -> ssl.SSLContext | None:
+def _tls_context(sslmode: str, host: str) -> ssl.SSLContext | None:
     if sslmode == "disable":
         return None
-    context = ssl.create_default_context()
+    context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_default_certs()
+    context.server_name = host
     if sslmode in ("allow", "prefer", "require"):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif sslmode == "verify-ca":
         context.check_hostname = False
     return context
+
+
+class _NamedContext(ssl.SSLContext):
+    """A TLS context that verifies the host name the user gave, while asyncmy connects to
+    the address the host guard checked (and would otherwise verify that address)."""
+
+    server_name: str
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return super().wrap_bio(incoming, outgoing, server_side, self.server_name, session)
 
 
 def _tls_failed(exc: Exception) -> bool:

@@ -313,7 +313,10 @@ class PostgresEngine(Engine):
         timeout = self.settings.db_connection_timeout
         try:
             async with asyncio.timeout(timeout):
-                conn = await psycopg.AsyncConnection.connect(**self._parameters(connection))
+                address = await self.hosts.resolve(connection.host, connection.port)
+                parameters = self._parameters(connection)
+                # The checked address is where libpq connects; the name stays for TLS.
+                conn = await psycopg.AsyncConnection.connect(**parameters, hostaddr=address)
                 try:
                     await self._prepare(conn)
                 except BaseException:
