@@ -534,7 +534,8 @@ def _tls_failed(exc: Exception) -> bool:
 
 
 _AUTHENTICATION = {1045, 1130, 1251, 1698}
-_DATABASE = {1044, 1049}
+# 1102: a name MySQL cannot hold (a trailing space, too long)
+_DATABASE = {1044, 1049, 1102}
 _UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
 
 
