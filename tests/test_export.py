@@ -191,3 +191,21 @@ def test_a_row_too_large_for_mysql_is_an_error_never_a_null(
 
     assert status == 502
     assert "max_allowed_packet" in json.loads(body)["error"]["message"]
+
+
+def test_exports_beyond_the_hosts_limit_get_a_429(db: Database) -> None:
+    settings = make_settings(max_exports_per_host=1, data_keepalive_interval=0.2)
+    with running_service(settings) as url:
+        params = {"connection": db.connection(), "table": "slow"}
+        endpoint = f"{url}/connectors/{db.engine}/data"
+        with httpx.stream("POST", endpoint, json=params, timeout=30) as first:
+            chunks = first.iter_raw()  # kept: a dropped iterator would close the response
+            received = next(chunks)  # the first export is under way
+
+            second = httpx.post(endpoint, json=params, timeout=30)
+
+            assert second.status_code == 429
+            assert second.json()["error"]["code"] == "too_many_exports"
+            assert "MAX_EXPORTS_PER_HOST" in second.json()["error"]["message"]
+            assert json.loads(received + b"".join(chunks))[1][1] == 1
+        assert httpx.post(endpoint, json=params, timeout=30).status_code == 200

@@ -104,6 +104,7 @@ async def data(engine: Engine, params: Mapping[str, Any], answers: Answers) -> R
     connection = p.read_connection(params, engine.default_port)
     request = p.read_data_request(params)
     async with AsyncExitStack() as stack:
+        stack.enter_context(engine.export_slot(connection.host))
         session: Session = await stack.enter_async_context(engine.session(connection))
         table = await catalog.find_table(session, request.table)
         columns = await catalog.describe(session, table)

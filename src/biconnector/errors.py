@@ -32,6 +32,13 @@ class PayloadTooLarge(InvalidRequest):
     code = "payload_too_large"
 
 
+class TooManyExports(ConnectorError):
+    """As many exports from one database host as allowed are running already."""
+
+    status_code = 429
+    code = "too_many_exports"
+
+
 class UnsupportedParameter(InvalidRequest):
     """The request asks for something this version cannot apply exactly."""
 

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(4, ge=0, le=100)
     db_pool_idle_timeout: float = Field(60.0, gt=0)
     db_pools_max: int = Field(50, ge=1)
+    # Data exports from one database host that one service process runs at once.
+    max_exports_per_host: int = Field(8, ge=1)
     # Bitrix24 stops reading after about 60 seconds without a byte (PROTOCOL.md).
     data_keepalive_interval: float = Field(20.0, gt=0, le=50)
     slash_date_order: SlashOrder = "month-first"
