@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     db_connection_timeout: float = Field(10.0, gt=0, le=250)
     # Host names, addresses and CIDR ranges the service may connect to besides public ones.
     db_allowed_hosts: str = ""
+    # CA certificates (PEM) that verify-ca and verify-full trust instead of the system's.
+    db_ssl_ca_file: Path | None = None
     # Loopback databases: allowed in development unless set, refused in production unless set.
     db_allow_loopback: bool | None = None
     # PostgreSQL keeps statement_timeout in milliseconds in a 32-bit integer.
@@ -90,7 +92,7 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("cache_dir", "cache_secret", "log_path", mode="before")
+    @field_validator("cache_dir", "cache_secret", "log_path", "db_ssl_ca_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env.example lists these empty: empty means "not set", not "here" or "no key".
@@ -106,6 +108,13 @@ class Settings(BaseSettings):
         if not text.strip().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("expected redis://host:port/db, rediss://... or unix://...")
         return text.strip()
+
+    @field_validator("db_ssl_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"expected a file of PEM certificates; {value} is none")
+        return value
 
     @field_validator("db_allow_loopback", mode="before")
     @classmethod

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.tls import TlsFiles
+
 logger = logging.getLogger(__name__)
 
 _PG_ROOT = Path("/usr/lib/postgresql")
@@ -49,8 +51,9 @@ class PasswordPostgres:
 
 
 @contextlib.contextmanager
-def password_postgres() -> Iterator[PasswordPostgres]:
-    """Run a private PostgreSQL cluster with password authentication until exit."""
+def password_postgres(tls: TlsFiles | None = None) -> Iterator[PasswordPostgres]:
+    """Run a private PostgreSQL cluster with password authentication until exit; with
+    ``tls``, it also accepts TLS with that certificate."""
     base = Path(tempfile.mkdtemp(prefix="biconnector-pg-", dir=_cluster_parent()))
     data = base / "data"
     try:
@@ -58,7 +61,8 @@ def password_postgres() -> Iterator[PasswordPostgres]:
         _hand_to_postgres(base)
         password = secrets.token_urlsafe(18)
         _init_cluster(base, data, password)
-        port = _start_cluster(base, data)
+        extra = _tls_options(base, tls) if tls is not None else ""
+        port = _start_cluster(base, data, extra)
         logger.debug(
             "password cluster on port %d ready in %.2f s", port, time.monotonic() - started
         )
@@ -108,13 +112,23 @@ def _init_cluster(base: Path, data: Path, password: str) -> None:
         raise RuntimeError(f"initdb failed: {result.stdout}{result.stderr}")
 
 
-def _start_cluster(base: Path, data: Path) -> int:
+def _tls_options(base: Path, tls: TlsFiles) -> str:
+    certificate, key = base / "server.pem", base / "server.key"
+    shutil.copy(tls.certificate, certificate)
+    shutil.copy(tls.key, key)
+    _hand_to_postgres(certificate, mode=0o644)
+    _hand_to_postgres(key, mode=0o600)
+    return f" -c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key}"
+
+
+def _start_cluster(base: Path, data: Path, extra: str = "") -> int:
     for attempt in range(1, _START_ATTEMPTS + 1):
         port = _free_port(_PG_HOST)
         log = base / f"start-{attempt}.log"
         # fsync is pointless for a cluster that is deleted when the test ends.
         options = (
             f"-p {port} -k {shlex.quote(str(base))} -c listen_addresses={_PG_HOST} -c fsync=off"
+            + extra
         )
         command: list[str | Path] = [
             "start",

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncmy
@@ -438,7 +439,9 @@ class MySQLEngine(Engine):
         try:
             async with asyncio.timeout(timeout):
                 address = await self.hosts.resolve(connection.host, connection.port)
-                tls = _tls_context(connection.sslmode, connection.host)
+                tls = _tls_context(
+                    connection.sslmode, connection.host, self.settings.db_ssl_ca_file
+                )
                 try:
                     return await self._open(connection, address, tls)
                 except (MySQLError, ssl.SSLError) as exc:
@@ -498,11 +501,14 @@ async def _close(conn: Any) -> None:
     conn.close()
 
 
-def _tls_context(sslmode: str, host: str) -> ssl.SSLContext | None:
+def _tls_context(sslmode: str, host: str, ca_file: Path | None) -> ssl.SSLContext | None:
     if sslmode == "disable":
         return None
     context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_default_certs()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    else:
+        context.load_default_certs()
     context.server_name = host
     if sslmode in ("allow", "prefer", "require"):
         context.check_hostname = False

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -342,7 +343,7 @@ class PostgresEngine(Engine):
             "user": connection.username,
             "password": connection.password,
             "sslmode": connection.sslmode,
-            **_trust(connection.sslmode),
+            **_trust(connection.sslmode, self.settings.db_ssl_ca_file),
             "connect_timeout": max(2, round(self.settings.db_connection_timeout)),
             "passfile": _NO_PASSFILE,
             "application_name": "biconnector",
@@ -367,9 +368,14 @@ class PostgresEngine(Engine):
         await conn.commit()
 
 
-def _trust(sslmode: str) -> dict[str, str]:
-    # libpq would look for the CA in the service account's ~/.postgresql/root.crt; with
-    # verify-full the system's trusted CAs verify the server, as they do for MySQL.
+def _trust(sslmode: str, ca_file: Path | None) -> dict[str, str]:
+    """The CAs that verify the server: DB_SSL_CA_FILE, or the system's (libpq would look
+    in the service account's ~/.postgresql/root.crt, which verify-ca still does without
+    DB_SSL_CA_FILE, because libpq allows the system's store with verify-full only)."""
+    if sslmode not in ("verify-ca", "verify-full"):
+        return {}
+    if ca_file is not None:
+        return {"sslrootcert": str(ca_file)}
     return {"sslrootcert": "system"} if sslmode == "verify-full" else {}
 
 
