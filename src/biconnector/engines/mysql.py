@@ -384,14 +384,7 @@ class MySQLEngine(Engine):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         hooks = ConnectionHooks(self._connect, self._alive, self._settle, _close)
-        self._pools = Pools(
-            self.name,
-            hooks,
-            size=settings.db_pool_size,
-            idle_timeout=settings.db_pool_idle_timeout,
-            most=settings.db_pools_max,
-            wait=settings.db_connection_timeout,
-        )
+        self._pools = Pools.of(self.name, hooks, settings)
 
     @asynccontextmanager
     async def session(self, connection: ConnectionSettings) -> AsyncIterator[Session]:

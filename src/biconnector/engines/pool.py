@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 
 from biconnector.errors import DatabaseTimeout
 from biconnector.protocol.params import ConnectionSettings
+from biconnector.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,18 @@ class Pools(Generic[Conn]):
         self._wait = wait
         self._pools: OrderedDict[str, _Pool[Conn]] = OrderedDict()
         self._reaper: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, engine: str, hooks: ConnectionHooks[Conn], settings: Settings) -> Pools[Conn]:
+        """Pools sized and timed by the service's settings."""
+        return cls(
+            engine,
+            hooks,
+            size=settings.db_pool_size,
+            idle_timeout=settings.db_pool_idle_timeout,
+            most=settings.db_pools_max,
+            wait=settings.db_connection_timeout,
+        )
 
     @contextlib.asynccontextmanager
     async def connection(self, settings: ConnectionSettings) -> AsyncIterator[Conn]:
