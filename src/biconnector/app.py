@@ -55,18 +55,19 @@ async def check(engine: Engine, params: Mapping[str, Any], answers: Answers) -> 
 async def table_list(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
     connection = p.read_connection(params, engine.default_port)
     search = p.read_search(params)
-    key = answers.key(engine.name, "table_list", connection, "")
-    cached = await _cached(answers, "table_list", key)
-    if cached is None:
+
+    async def fresh() -> bytes:
         async with engine.session(connection) as session:
             tables = await catalog.list_tables(session)
-        cached = _json([{"code": table.code, "title": table.title} for table in tables])
-        if answers.enabled("table_list"):
-            await answers.set("table_list", key, cached)
-    if not search.strip():
-        return Response(cached, media_type="application/json")
+        return _json([{"code": table.code, "title": table.title} for table in tables])
+
     # The whole list is what is kept; each search narrows it.
-    items = json.loads(cached)
+    listed = await _answer(
+        answers, "table_list", answers.key(engine.name, "table_list", connection, ""), fresh
+    )
+    if not search.strip():
+        return Response(listed, media_type="application/json")
+    items = json.loads(listed)
     found = [item for item in items if catalog.matches(item["code"], item["title"], search)]
     return Response(_json(found), media_type="application/json")
 
@@ -76,23 +77,29 @@ async def table_description(
 ) -> Response:
     connection = p.read_connection(params, engine.default_port)
     wanted = p.read_table(params)
-    key = answers.key(engine.name, "table_description", connection, wanted)
-    cached = await _cached(answers, "table_description", key)
-    if cached is None:
+
+    async def fresh() -> bytes:
         async with engine.session(connection) as session:
             columns = await catalog.describe(session, await catalog.find_table(session, wanted))
-        cached = _json([{"code": c.code, "name": c.title, "type": c.type} for c in columns])
-        if answers.enabled("table_description"):
-            await answers.set("table_description", key, cached)
-    return Response(cached, media_type="application/json")
+        return _json([{"code": c.code, "name": c.title, "type": c.type} for c in columns])
+
+    key = answers.key(engine.name, "table_description", connection, wanted)
+    described = await _answer(answers, "table_description", key, fresh)
+    return Response(described, media_type="application/json")
 
 
-async def _cached(answers: Answers, action: str, key: str) -> bytes | None:
+async def _answer(
+    answers: Answers, action: str, key: str, fresh: Callable[[], Awaitable[bytes]]
+) -> bytes:
+    """The cached answer, or a fresh one that is then kept; the log line says which."""
     if not answers.enabled(action):
         logs.note(cache="off")
-        return None
+        return await fresh()
     found = await answers.get(key)
     logs.note(cache="miss" if found is None else "hit")
+    if found is None:
+        found = await fresh()
+        await answers.set(action, key, found)
     return found
 
 
@@ -300,7 +307,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 def _error_body(request: Request, code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "requestId": _request_id(request)}}
+    return _error_json(code, message, _request_id(request))
+
+
+def _error_json(code: str, message: str, request_id: str) -> dict[str, Any]:
+    """The one shape of every error the service answers."""
+    return {"error": {"code": code, "message": message, "requestId": request_id}}
 
 
 async def _connector_error(request: Request, exc: Exception) -> Response:
@@ -362,16 +374,8 @@ class RequestIdMiddleware:
             if status != 500 or sent:
                 raise  # the response had begun: nothing but breaking it off is left
             logger.exception("unexpected error", exc_info=exc)
-            response = JSONResponse(
-                {
-                    "error": {
-                        "code": "internal_error",
-                        "message": _INTERNAL,
-                        "requestId": request_id,
-                    }
-                },
-                status_code=500,
-            )
+            body = _error_json("internal_error", _INTERNAL, request_id)
+            response = JSONResponse(body, status_code=500)
             await response(scope, receive, send_with_id)
         finally:
             duration = round((time.perf_counter() - started) * 1000, 1)

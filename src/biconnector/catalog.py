@@ -38,10 +38,6 @@ async def list_tables(session: Session) -> list[Table]:
     return [Table(name, codes[name], _title(name, session, codes[name])) for name in names]
 
 
-def search(tables: Sequence[Table], text: str) -> list[Table]:
-    return [table for table in tables if matches(table.code, table.title, text)]
-
-
 def matches(code: str, title: str, text: str) -> bool:
     """Whether a table's code or title holds the search text, ignoring case."""
     needle = text.strip().casefold()

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import pq
 
 from biconnector.engines.base import ColumnInfo, RowChunk
+from biconnector.engines.sql import SqlDialect
 from biconnector.values import SIGNIFICANT_DIGITS
 
 # A chunk of the response holds rows up to about this many bytes.
@@ -36,34 +37,37 @@ _ANY_CONTROL = re.compile(rb"[\x00-\x1f]")
 _ESCAPES = {0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r"}
 
 
-def json_column(name: str, column: ColumnInfo) -> tuple[str, bool] | None:
+def json_column(dialect: SqlDialect, column: ColumnInfo) -> tuple[str, bool] | None:
     """The column as COPY should write it, and whether CSV must quote it.
 
     None when the server cannot write it exactly: a decimal that may need more than 15
     digits is a JSON number or a string depending on its value, which CSV cannot decide.
+    What the dialect does not call valid (NaN, infinities, dates outside years 1 to 9999)
+    is written as NULL, as filters see it.
     """
+    name = dialect.quote(column.name)
     if column.kind == "integer":
         return (f"{name}::text" if column.sql_type in ("xid", "cid") else name), False
     if column.kind == "boolean":
         return f"{name}::int", False
-    if column.kind == "float":
-        # x - x is 0 for every finite value and NaN for NaN and both infinities.
-        return f"CASE WHEN {name} - {name} = 0 THEN {name} END", False
     if column.kind == "numeric":
         if column.sql_type != "numeric" or not column.precision:
             return None
         if column.precision > SIGNIFICANT_DIGITS:
             return None
+        # A constrained numeric holds NaN but no infinity.
         return f"NULLIF({name}, 'NaN')", False
-    if column.sql_type == "date":
-        return f"CASE WHEN {name} BETWEEN '0001-01-01' AND '9999-12-31' THEN {name}::text END", True
-    if column.sql_type in ("timestamp", "timestamptz"):
+    if column.kind == "float":
+        return f"CASE WHEN {dialect.valid(column)} THEN {name} END", False
+    if column.sql_type in ("date", "timestamp", "timestamptz"):
         # timestamptz is shown as the session's wall-clock time, the export time zone.
         local = f"{name}::timestamp" if column.sql_type == "timestamptz" else name
-        return (
-            f"CASE WHEN {local} >= '0001-01-01' AND {local} < '10000-01-01'"
-            f" THEN date_trunc('second', {local})::text END"
-        ), True
+        text = (
+            f"{local}::text"
+            if column.sql_type == "date"
+            else f"date_trunc('second', {local})::text"
+        )
+        return f"CASE WHEN {dialect.valid(column)} THEN {text} END", True
     if column.kind == "binary":
         return f"translate(encode({name}, 'base64'), E'\\n', '')", True
     return f"{name}::text", True

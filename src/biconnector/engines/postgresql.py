@@ -185,14 +185,15 @@ class PostgresSql(SqlDialect):
     def valid(self, column: ColumnInfo) -> str | None:
         name = quote(column.name)
         if column.kind == "float":
-            return f"{name} NOT IN ('NaN', 'Infinity', '-Infinity')"
+            # x - x is 0 for every finite value and NaN for NaN and both infinities.
+            return f"{name} - {name} = 0"
         if column.kind == "numeric":
             return f"{name}::text NOT IN ('NaN', 'Infinity', '-Infinity')"
         if column.sql_type == "date":
             return f"{name} BETWEEN '0001-01-01' AND '9999-12-31'"
         if column.sql_type in ("timestamp", "timestamptz"):
             # Years outside 1-9999 of the exported wall-clock time are null.
-            local = f"{name}::timestamp"
+            local = f"{name}::timestamp" if column.sql_type == "timestamptz" else name
             return f"({local} >= '0001-01-01' AND {local} < '10000-01-01')"
         return None
 
@@ -232,12 +233,13 @@ class PostgresSession(Session):
         return [name for (name,) in await cursor.fetchall()]
 
     def json_rows(self, query: Query) -> AsyncGenerator[RowChunk, None]:
-        formats = [pgcopy.json_column(quote(column.name), column) for column in query.columns]
+        dialect = PostgresSql(self.default_schema)
+        formats = [pgcopy.json_column(dialect, column) for column in query.columns]
         if any(found is None for found in formats):
             return self.encoded_rows(query)
         columns = [found for found in formats if found is not None]
         expressions = [f"{sql} AS c{index}" for index, (sql, _) in enumerate(columns)]
-        statement, params = select(PostgresSql(self.default_schema), query, expressions)
+        statement, params = select(dialect, query, expressions)
         # COPY takes no parameters: psycopg writes each value as a quoted, typed literal, as
         # its client-side cursors do.
         literal = psycopg.AsyncClientCursor(self._connection).mogrify(statement, params)
