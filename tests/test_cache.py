@@ -14,7 +14,7 @@ import pytest
 
 from biconnector import cli
 from tests.conftest import make_settings
-from tests.support.databases import Database, mysql_admin, postgres_admin, unique_name
+from tests.support.databases import Database, execute, mysql_admin, unique_name
 from tests.support.service import Portal, running_service
 
 
@@ -32,21 +32,11 @@ def cached(state: Path, **overrides: Any) -> Any:
 def probe(db: Database) -> Iterator[str]:
     """A table of the test database that the test may drop to see what the cache kept."""
     name = unique_name("probe")
-    run(db, f"CREATE TABLE {name} (id INT)")
+    execute(db, f"CREATE TABLE {name} (id INT)")
     try:
         yield name
     finally:
-        run(db, f"DROP TABLE IF EXISTS {name}")
-
-
-def run(db: Database, statement: str) -> None:
-    if db.engine == "postgresql":
-        with postgres_admin(db.name) as admin:
-            admin.execute(statement.encode())
-    else:
-        with mysql_admin() as admin:
-            admin.execute(f"USE `{db.name}`")
-            admin.execute(statement)
+        execute(db, f"DROP TABLE IF EXISTS {name}")
 
 
 def codes(portal: Portal, db: Database, **params: Any) -> set[str]:
@@ -61,7 +51,7 @@ def test_a_cached_list_is_answered_without_the_database(
         portal = Portal(url, "form")
         assert probe in codes(portal, db)
 
-        run(db, f"DROP TABLE {probe}")
+        execute(db, f"DROP TABLE {probe}")
 
         assert probe in codes(portal, db)
         assert codes(portal, db, searchString=probe.upper()) == {probe}
@@ -71,7 +61,7 @@ def test_without_a_cache_every_list_is_fresh(service: str, db: Database, probe: 
     portal = Portal(service, "form")
     assert probe in codes(portal, db)
 
-    run(db, f"DROP TABLE {probe}")
+    execute(db, f"DROP TABLE {probe}")
 
     assert probe not in codes(portal, db)
 
@@ -84,7 +74,7 @@ def test_a_cached_description_is_answered_without_the_database(
         params = {"connection": db.connection(), "table": probe}
         first = portal.ok(db.engine, "table_description", params)
 
-        run(db, f"ALTER TABLE {probe} ADD COLUMN extra INT")
+        execute(db, f"ALTER TABLE {probe} ADD COLUMN extra INT")
 
         assert portal.ok(db.engine, "table_description", params) == first
 
@@ -93,7 +83,7 @@ def test_answers_expire(tmp_path: Path, db: Database, probe: str) -> None:
     with running_service(cached(tmp_path, cache_ttl_table_list=0.3)) as url:
         portal = Portal(url, "form")
         assert probe in codes(portal, db)
-        run(db, f"DROP TABLE {probe}")
+        execute(db, f"DROP TABLE {probe}")
         time.sleep(0.6)
 
         assert probe not in codes(portal, db)
@@ -104,7 +94,7 @@ def test_worker_processes_of_one_host_share_the_files(
 ) -> None:
     with running_service(cached(tmp_path)) as first, running_service(cached(tmp_path)) as second:
         assert probe in codes(Portal(first, "form"), db)
-        run(db, f"DROP TABLE {probe}")
+        execute(db, f"DROP TABLE {probe}")
 
         assert probe in codes(Portal(second, "form"), db)
 
@@ -115,7 +105,7 @@ def test_the_clear_command_forgets_every_answer(
     with running_service(cached(tmp_path)) as url:
         portal = Portal(url, "form")
         assert probe in codes(portal, db)
-        run(db, f"DROP TABLE {probe}")
+        execute(db, f"DROP TABLE {probe}")
         monkeypatch.setenv("STATE_DIR", str(tmp_path))
         other = tmp_path / "cache" / "notes.txt"
         other.write_text("not an answer")
@@ -203,7 +193,7 @@ def test_redis_shares_answers_between_hosts(
         running_service(cached(other, **shared)) as second,
     ):
         assert probe in codes(Portal(first, "form"), db)
-        run(db, f"DROP TABLE {probe}")
+        execute(db, f"DROP TABLE {probe}")
 
         assert probe in codes(Portal(second, "form"), db)
         assert httpx.get(f"{second}/ready", timeout=5).status_code == 200

@@ -10,7 +10,13 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.support.databases import Database, mysql_admin, postgres_admin, unique_name
+from tests.support.databases import (
+    Database,
+    execute,
+    mysql_admin,
+    postgres_admin,
+    unique_name,
+)
 from tests.support.service import running_service
 
 _POSTGRES = [
@@ -37,25 +43,15 @@ _MYSQL = [
 
 @pytest.fixture(scope="module", autouse=True)
 def views(pg_db: Database, mysql_db: Database) -> Iterator[None]:
-    with postgres_admin(pg_db.name) as admin:
-        for statement in _POSTGRES:
-            admin.execute(statement.encode())
-    with mysql_admin() as admin:
-        admin.execute(f"USE `{mysql_db.name}`")
-        for statement in _MYSQL:
-            admin.execute(statement)
+    execute(pg_db, *_POSTGRES)
+    execute(mysql_db, *_MYSQL)
     try:
         yield
     finally:
-        with postgres_admin(pg_db.name) as admin:
-            admin.execute(b"DROP VIEW slow, sleepy, breaks, writer")
-            admin.execute(b"DROP FUNCTION writes()")
-            admin.execute(b"DROP TABLE sink")
-        with mysql_admin() as admin:
-            admin.execute(f"USE `{mysql_db.name}`")
-            admin.execute("DROP VIEW slow, sleepy, breaks, writer")
-            admin.execute("DROP FUNCTION writes")
-            admin.execute("DROP TABLE sink")
+        execute(pg_db, "DROP VIEW slow, sleepy, breaks, writer", "DROP FUNCTION writes()")
+        execute(mysql_db, "DROP VIEW slow, sleepy, breaks, writer", "DROP FUNCTION writes")
+        for db in (pg_db, mysql_db):
+            execute(db, "DROP TABLE sink")
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +103,7 @@ def test_the_database_refuses_writes_through_the_services_sessions(
     # session, so it is never listed.
     expected = {"postgresql": (502, "database_error"), "mysql": (404, "not_found")}[db.engine]
     assert (status, json.loads(body)["error"]["code"]) == expected
-    if db.engine == "postgresql":
-        with postgres_admin(db.name) as admin:
-            assert admin.execute(b"SELECT count(*) FROM sink").fetchone() == (0,)
-    else:
-        with mysql_admin() as admin:
-            admin.execute(f"SELECT count(*) FROM `{db.name}`.sink")
-            assert admin.fetchone() == (0,)
+    assert execute(db, "SELECT count(*) FROM sink") == [(0,)]
 
 
 def test_a_client_that_leaves_a_slow_query_cancels_it(impatient: str, db: Database) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.support.databases import Database, mysql_admin, postgres_admin
+from tests.support.databases import Database, execute
 from tests.support.service import Portal, running_service
 
 # Both engines hold the same four moments of 2025-10-26, when Berlin's clocks go back from
@@ -47,20 +47,13 @@ _MYSQL = [
 
 @pytest.fixture(scope="module", autouse=True)
 def edges(pg_db: Database, mysql_db: Database) -> Iterator[None]:
-    with postgres_admin(pg_db.name) as admin:
-        for statement in _POSTGRES:
-            admin.execute(statement.encode())
-    with mysql_admin() as admin:
-        admin.execute(f"USE `{mysql_db.name}`")
-        for statement in _MYSQL:
-            admin.execute(statement)
+    execute(pg_db, *_POSTGRES)
+    execute(mysql_db, *_MYSQL)
     try:
         yield
     finally:
-        with postgres_admin(pg_db.name) as admin:
-            admin.execute(b"DROP TABLE edges")
-        with mysql_admin() as admin:
-            admin.execute(f"DROP TABLE `{mysql_db.name}`.edges, `{mysql_db.name}`.ties")
+        execute(pg_db, "DROP TABLE edges")
+        execute(mysql_db, "DROP TABLE edges, ties")
 
 
 def ids(portal: Portal, db: Database, filter_: Any, table: str = "edges") -> list[int]:

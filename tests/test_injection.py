@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.databases import Database, mysql_admin, postgres_admin
+from tests.support.databases import Database, execute
 from tests.support.deals import deals_tables
 from tests.support.service import Portal
 
@@ -39,32 +39,21 @@ PAYLOADS = [
 @pytest.fixture(scope="module", autouse=True)
 def canary(pg_db: Database, mysql_db: Database) -> Iterator[None]:
     for db in (pg_db, mysql_db):
-        run(db, "CREATE TABLE canary (id INT)")
-        run(db, "INSERT INTO canary VALUES (1), (2), (3)")
+        execute(db, "CREATE TABLE canary (id INT)")
+        execute(db, "INSERT INTO canary VALUES (1), (2), (3)")
     try:
         with deals_tables(pg_db, mysql_db):
             yield
     finally:
         for db in (pg_db, mysql_db):
-            run(db, "DROP TABLE canary")
-
-
-def run(db: Database, statement: str) -> list[Any]:
-    if db.engine == "postgresql":
-        with postgres_admin(db.name) as admin:
-            cursor = admin.execute(statement.encode())
-            return list(cursor.fetchall()) if cursor.description else []
-    with mysql_admin() as admin:
-        admin.execute(f"USE `{db.name}`")
-        admin.execute(statement)
-        return list(admin.fetchall())
+            execute(db, "DROP TABLE canary")
 
 
 def tables(db: Database) -> set[str]:
     if db.engine == "postgresql":
-        found = run(db, "SELECT relname FROM pg_class WHERE relkind IN ('r', 'v', 'm', 'p')")
+        found = execute(db, "SELECT relname FROM pg_class WHERE relkind IN ('r', 'v', 'm', 'p')")
     else:
-        found = run(db, "SHOW TABLES")
+        found = execute(db, "SHOW TABLES")
     return {name for (name,) in found}
 
 
@@ -110,5 +99,5 @@ def test_no_payload_changes_or_reveals_anything(portal: Portal, db: Database, pa
         if response.status_code == 200 and not key.startswith("!"):
             assert response.json()[1:] == [], (key, payload)
 
-    assert run(db, "SELECT count(*) FROM canary") == [(3,)]
+    assert execute(db, "SELECT count(*) FROM canary") == [(3,)]
     assert tables(db) == before

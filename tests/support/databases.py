@@ -237,3 +237,19 @@ def postgres_admin(database: str) -> Iterator[psycopg.Connection[Any]]:
         host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname=database, autocommit=True
     ) as conn:
         yield conn
+
+
+def execute(db: Database, *statements: str) -> list[Any]:
+    """Run ``statements`` as the administrator, in one session on the test database ``db``;
+    the rows of the last one."""
+    if db.engine == "postgresql":
+        with postgres_admin(db.name) as admin:
+            cursor = None
+            for statement in statements:
+                cursor = admin.execute(statement.encode())
+            return list(cursor.fetchall()) if cursor is not None and cursor.description else []
+    with mysql_admin() as admin:
+        admin.execute(f"USE `{db.name}`")
+        for statement in statements:
+            admin.execute(statement)
+        return list(admin.fetchall())
