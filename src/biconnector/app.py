@@ -7,7 +7,14 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from contextlib import (
+    AbstractContextManager,
+    AsyncExitStack,
+    aclosing,
+    asynccontextmanager,
+    nullcontext,
+)
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -32,7 +39,10 @@ from biconnector.errors import (
     NotFound,
     NotReady,
     PayloadTooLarge,
+    TooManyExports,
 )
+from biconnector.limits import Slots
+from biconnector.portal.lifecycle import MEMBER_PARAMETER, SIGNATURE_PARAMETER, Lifecycle
 from biconnector.protocol import params as p
 from biconnector.protocol.form import FormError, parse_form
 from biconnector.settings import Settings
@@ -42,17 +52,33 @@ logger = logging.getLogger(__name__)
 # Seconds allowed for closing an export's cursor and session once its stream has ended.
 CLEANUP_TIMEOUT = 10.0
 
-Action = Callable[[Engine, Mapping[str, Any], Answers], Awaitable[Response]]
+
+@dataclass(frozen=True)
+class Call:
+    """What a connector call brings besides its parameters."""
+
+    answers: Answers
+    # The member id of the calling portal; None for an unsigned call (ALLOW_UNSIGNED_CALLS).
+    portal: str | None
+    portal_exports: Slots
+
+    def export_slot(self) -> AbstractContextManager[None]:
+        if self.portal is None:
+            return nullcontext()
+        return self.portal_exports.hold(self.portal)
 
 
-async def check(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
+Action = Callable[[Engine, Mapping[str, Any], Call], Awaitable[Response]]
+
+
+async def check(engine: Engine, params: Mapping[str, Any], call: Call) -> Response:
     connection = p.read_connection(params, engine.default_port)
     async with engine.session(connection) as session:
         await session.ping()
     return JSONResponse({"status": "ok", "message": "Connected to the database."})
 
 
-async def table_list(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
+async def table_list(engine: Engine, params: Mapping[str, Any], call: Call) -> Response:
     connection = p.read_connection(params, engine.default_port)
     search = p.read_search(params)
 
@@ -62,6 +88,7 @@ async def table_list(engine: Engine, params: Mapping[str, Any], answers: Answers
         return _json([{"code": table.code, "title": table.title} for table in tables])
 
     # The whole list is what is kept; each search narrows it.
+    answers = call.answers
     listed = await _answer(
         answers, "table_list", answers.key(engine.name, "table_list", connection, ""), fresh
     )
@@ -72,9 +99,7 @@ async def table_list(engine: Engine, params: Mapping[str, Any], answers: Answers
     return Response(_json(found), media_type="application/json")
 
 
-async def table_description(
-    engine: Engine, params: Mapping[str, Any], answers: Answers
-) -> Response:
+async def table_description(engine: Engine, params: Mapping[str, Any], call: Call) -> Response:
     connection = p.read_connection(params, engine.default_port)
     wanted = p.read_table(params)
 
@@ -83,8 +108,8 @@ async def table_description(
             columns = await catalog.describe(session, await catalog.find_table(session, wanted))
         return _json([{"code": c.code, "name": c.title, "type": c.type} for c in columns])
 
-    key = answers.key(engine.name, "table_description", connection, wanted)
-    described = await _answer(answers, "table_description", key, fresh)
+    key = call.answers.key(engine.name, "table_description", connection, wanted)
+    described = await _answer(call.answers, "table_description", key, fresh)
     return Response(described, media_type="application/json")
 
 
@@ -107,10 +132,11 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def data(engine: Engine, params: Mapping[str, Any], answers: Answers) -> Response:
+async def data(engine: Engine, params: Mapping[str, Any], call: Call) -> Response:
     connection = p.read_connection(params, engine.default_port)
     request = p.read_data_request(params)
     async with AsyncExitStack() as stack:
+        stack.enter_context(call.export_slot())
         stack.enter_context(engine.export_slot(connection.host))
         session: Session = await stack.enter_async_context(engine.session(connection))
         table = await catalog.find_table(session, request.table)
@@ -231,6 +257,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engines: dict[str, Engine] = {
         engine.name: engine for engine in (MySQLEngine(settings), PostgresEngine(settings))
     }
+    lifecycle = Lifecycle(settings)
+    most = settings.max_exports_per_portal
+    portal_exports = Slots(
+        most,
+        lambda portal: TooManyExports(
+            f"{most} exports for this portal are running in this service process already "
+            "(MAX_EXPORTS_PER_PORTAL); try again when one has finished."
+        ),
+    )
 
     async def dispatch(engine_name: str, action_name: str, request: Request) -> Response:
         engine = engines.get(engine_name)
@@ -240,17 +275,38 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if action is None:
             raise NotFound(f"Unknown action {action_name!r}: use one of {', '.join(ACTIONS)}.")
         logs.note(engine=engine_name, action=action_name)
+        portal = await _caller(lifecycle, request)
         params = await read_params(request)
         if isinstance(params.get("table"), str):
             logs.note(table=params["table"])
         try:
-            return await action(engine, params, answers)
+            return await action(engine, params, Call(answers, portal, portal_exports))
         except engine.driver_errors as exc:
             logger.warning("%s %s failed in the database: %r", engine_name, action_name, exc)
             raise DatabaseError(
                 "The database could not answer the request; the service's log has the details "
                 "under this request's id."
             ) from exc
+
+    async def install(request: Request) -> Response:
+        payload = await read_params(request)
+        portal, registered = await anyio.to_thread.run_sync(lifecycle.install, payload)
+        logs.note(portal=portal.member_id)
+        return JSONResponse(
+            {
+                "status": "installed",
+                "domain": portal.domain,
+                "connectors": [
+                    {"engine": item.engine, "id": item.id, "added": item.added}
+                    for item in registered
+                ],
+            }
+        )
+
+    async def uninstall(request: Request) -> Response:
+        payload = await read_params(request)
+        forgotten = await anyio.to_thread.run_sync(lifecycle.uninstall, payload)
+        return JSONResponse({"status": "uninstalled" if forgotten else "not_installed"})
 
     async def connector(request: Request) -> Response:
         return await dispatch(request.path_params["engine"], request.path_params["action"], request)
@@ -276,12 +332,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(lifecycle.portals.upgrade)
         try:
             yield
         finally:
             for engine in engines.values():
                 await engine.close()
             await answers.close()
+            await anyio.to_thread.run_sync(lifecycle.close)
 
     app = Starlette(
         routes=[
@@ -291,6 +349,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", legacy, methods=["POST"]),
             Route("//", legacy, methods=["POST"]),
             Route("/index.php", legacy, methods=["POST"]),
+            # The PHP implementation's install handler was /install.php.
+            Route("/install", install, methods=["POST"]),
+            Route("/install.php", install, methods=["POST"]),
+            Route("/uninstall", uninstall, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
         ],
@@ -303,7 +365,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
+    app.state.lifecycle = lifecycle
     return app
+
+
+async def _caller(lifecycle: Lifecycle, request: Request) -> str | None:
+    """The calling portal's member id, from the credential in the URL; the store is asked
+    only when there is one."""
+    query = request.query_params
+    if MEMBER_PARAMETER not in query and SIGNATURE_PARAMETER not in query:
+        return lifecycle.caller(query)
+    portal = await anyio.to_thread.run_sync(lifecycle.caller, query)
+    logs.note(portal=portal)
+    return portal
 
 
 def _error_body(request: Request, code: str, message: str) -> dict[str, Any]:

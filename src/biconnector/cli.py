@@ -8,9 +8,12 @@ import sys
 
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from biconnector import logs
 from biconnector.cache import Answers, open_cache
+from biconnector.errors import ConnectorError
+from biconnector.portal.lifecycle import Lifecycle
 from biconnector.settings import Settings
 
 
@@ -22,6 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to listen on (default: BIND_PORT)")
     cache = commands.add_parser("cache", help="the metadata cache")
     cache.add_argument("cache_command", choices=["clear"], help="clear: forget every answer")
+    portals = commands.add_parser("portals", help="the portals that installed the application")
+    portal_commands = portals.add_subparsers(dest="portals_command", required=True)
+    portal_commands.add_parser("list", help="list them")
+    register = portal_commands.add_parser(
+        "register", help="add or update their connectors (after APP_DOMAIN changes, say)"
+    )
+    register.add_argument("member_ids", nargs="*", help="only these portals (default: all)")
+    database = commands.add_parser("db", help="the application's own database")
+    database.add_argument("db_command", choices=["upgrade"], help="apply its migrations")
     args = parser.parse_args(argv)
 
     try:
@@ -35,6 +47,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The metadata cache in {where} is empty ({removed} answers removed).")
         return 0
     logs.configure(settings)
+    if args.command == "portals":
+        return _portals(
+            settings,
+            args.portals_command,
+            args.member_ids if args.portals_command == "register" else [],
+        )
+    # Migrations run once here, before the workers start, rather than in each worker.
+    lifecycle = Lifecycle(settings)
+    try:
+        lifecycle.portals.upgrade()
+    finally:
+        lifecycle.close()
+    if args.command == "db":
+        print(f"The application's database is up to date ({_where(settings)}).")
+        return 0
     uvicorn.run(
         "biconnector.app:serve_app",
         factory=True,
@@ -52,6 +79,45 @@ async def _clear_cache(settings: Settings) -> int:
         return await answers.clear()
     finally:
         await answers.close()
+
+
+def _portals(settings: Settings, command: str, member_ids: list[str]) -> int:
+    lifecycle = Lifecycle(settings)
+    try:
+        lifecycle.portals.upgrade()
+        known = lifecycle.portals.all()
+        if command == "list":
+            for portal in known:
+                print(
+                    f"{portal.member_id}  {portal.domain}  installed {portal.installed_at:%Y-%m-%d}"
+                )
+            print(f"{len(known)} portal(s) in {_where(settings)}.")
+            return 0
+        chosen = [portal for portal in known if not member_ids or portal.member_id in member_ids]
+        missing = set(member_ids) - {portal.member_id for portal in chosen}
+        failed = 0
+        for portal in chosen:
+            try:
+                done = lifecycle.register(portal)
+            except ConnectorError as exc:
+                failed += 1
+                print(f"{portal.domain}: {exc.message}", file=sys.stderr)
+                continue
+            summary = ", ".join(
+                f"{item.engine} {item.id} {'added' if item.added else 'updated'}" for item in done
+            )
+            print(f"{portal.domain}: {summary}")
+        for member_id in sorted(missing):
+            failed += 1
+            print(f"{member_id}: no such portal has installed the application", file=sys.stderr)
+        return 1 if failed else 0
+    finally:
+        lifecycle.close()
+
+
+def _where(settings: Settings) -> str:
+    # The URL's password, if it has one, is not shown.
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def _describe(error: ValidationError) -> str:

@@ -112,3 +112,39 @@ class NotReady(ConnectorError):
 
     status_code = 503
     code = "not_ready"
+
+
+class CredentialMissing(ConnectorError):
+    """A connector URL without the portal credential, while unsigned calls are refused."""
+
+    status_code = 403
+    code = "credential_missing"
+
+
+class CredentialInvalid(ConnectorError):
+    """A portal credential that this service did not make, or of an uninstalled portal."""
+
+    status_code = 403
+    code = "credential_invalid"
+
+
+class InstallRefused(ConnectorError):
+    """An install or uninstall event that the OAuth server or the kept application token
+    does not confirm."""
+
+    status_code = 403
+    code = "install_refused"
+
+
+class PortalError(ConnectorError):
+    """The portal's REST API or the OAuth server failed or could not be reached."""
+
+    status_code = 502
+    code = "portal_error"
+
+
+class NotConfigured(ConnectorError):
+    """The Bitrix24 application's credentials are not configured."""
+
+    status_code = 503
+    code = "not_configured"

@@ -23,7 +23,7 @@ from typing import Any
 from biconnector.settings import Settings
 
 # Facts a log call may pass with ``extra``; they become keys of the line.
-FIELDS = ("request_id", "method", "path", "engine", "action", "table", "status",
+FIELDS = ("request_id", "method", "path", "portal", "engine", "action", "table", "status",
           "duration_ms", "rows", "bytes", "cache")  # fmt: skip
 
 # The facts of the request being served, which the INFO line at its end reports.
@@ -142,3 +142,5 @@ def configure(settings: Settings) -> None:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(settings.logging_level)
+    # Alembic reports every migration context at INFO; its warnings are what matters.
+    logging.getLogger("alembic").setLevel(max(settings.logging_level, logging.WARNING))

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from biconnector.protocol.literals import SlashOrder
@@ -30,11 +30,15 @@ LOG_LEVELS = {
     "EMERGENCY": logging.CRITICAL,
 }
 
+MIN_SECRET_LENGTH = 32
+
 
 class Settings(BaseSettings):
     """The service's configuration; names follow the PHP implementation where it had one."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     app_env: Literal["development", "production"] = "development"
     app_domain: str = "http://127.0.0.1:8000"
@@ -60,6 +64,8 @@ class Settings(BaseSettings):
     db_pools_max: int = Field(50, ge=1)
     # Data exports from one database host that one service process runs at once.
     max_exports_per_host: int = Field(8, ge=1)
+    # Data exports for one portal (a signed call) that one service process runs at once.
+    max_exports_per_portal: int = Field(8, ge=1)
     # Bitrix24 stops reading after about 60 seconds without a byte (PROTOCOL.md).
     data_keepalive_interval: float = Field(20.0, gt=0, le=50)
     slash_date_order: SlashOrder = "month-first"
@@ -72,6 +78,42 @@ class Settings(BaseSettings):
     state_dir: Path = Path("var")
     cache_dir: Path | None = None
     cache_secret: SecretStr | None = None
+
+    # The Bitrix24 application. The PHP implementation's variable names are read as well.
+    bitrix24_client_id: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "BITRIX24_CLIENT_ID", "BITRIX24_PHP_SDK_APPLICATION_CLIENT_ID", "bitrix24_client_id"
+        ),
+    )
+    bitrix24_client_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "BITRIX24_CLIENT_SECRET",
+            "BITRIX24_PHP_SDK_APPLICATION_CLIENT_SECRET",
+            "bitrix24_client_secret",
+        ),
+    )
+    bitrix24_scope: str = Field(
+        "biconnector",
+        validation_alias=AliasChoices(
+            "BITRIX24_SCOPE", "BITRIX24_PHP_SDK_APPLICATION_SCOPE", "bitrix24_scope"
+        ),
+    )
+    # The OAuth server that renews tokens and confirms an installation (app.info).
+    bitrix24_oauth_url: str = "https://oauth.bitrix24.tech"
+    # A PEM file of CA certificates trusted for the OAuth server and the portals, besides
+    # the public ones (a box portal behind a company CA).
+    bitrix24_ca_file: Path | None = None
+    bitrix24_timeout: float = Field(15.0, gt=0, le=120)
+    # Signs the connector URLs registered for each portal and encrypts the portals' tokens.
+    app_secret: SecretStr | None = None
+    # SQLAlchemy URL of the application's own state (installed portals and their tokens);
+    # empty: a SQLite file in STATE_DIR.
+    app_database_url: SecretStr | None = None
+    # Connector calls whose URL carries no portal credential: allowed in development (and
+    # while connectors of the PHP implementation are moved over) unless set.
+    allow_unsigned_calls: bool | None = None
 
     @field_validator("log_level")
     @classmethod
@@ -92,7 +134,17 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("cache_dir", "cache_secret", "log_path", "db_ssl_ca_file", mode="before")
+    @field_validator(
+        "cache_dir",
+        "cache_secret",
+        "log_path",
+        "db_ssl_ca_file",
+        "bitrix24_client_secret",
+        "bitrix24_ca_file",
+        "app_secret",
+        "app_database_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # .env.example lists these empty: empty means "not set", not "here" or "no key".
@@ -109,14 +161,48 @@ class Settings(BaseSettings):
             raise ValueError("expected redis://host:port/db, rediss://... or unix://...")
         return text.strip()
 
-    @field_validator("db_ssl_ca_file")
+    @field_validator("db_ssl_ca_file", "bitrix24_ca_file")
     @classmethod
     def _readable_ca_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"expected a file of PEM certificates; {value} is none")
         return value
 
-    @field_validator("db_allow_loopback", mode="before")
+    @field_validator("app_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"expected at least {MIN_SECRET_LENGTH} characters, for example the output "
+                "of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("bitrix24_oauth_url", "app_domain")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/?#\s]+", value.strip()):
+            raise ValueError("expected a URL such as https://connector.example.com")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.app_env != "production":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("APP_SECRET", self.app_secret),
+                ("BITRIX24_CLIENT_ID", self.bitrix24_client_id),
+                ("BITRIX24_CLIENT_SECRET", self.bitrix24_client_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"production needs {', '.join(missing)} to be set")
+        return self
+
+    @field_validator("db_allow_loopback", "allow_unsigned_calls", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value == "" else value
@@ -132,6 +218,18 @@ class Settings(BaseSettings):
         return self.app_env == "development"
 
     @property
+    def unsigned_calls_allowed(self) -> bool:
+        if self.allow_unsigned_calls is not None:
+            return self.allow_unsigned_calls
+        return self.app_env == "development"
+
+    @property
+    def database_url(self) -> str:
+        if self.app_database_url is not None:
+            return self.app_database_url.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'biconnector.sqlite3').resolve()}"
+
+    @property
     def cache_directory(self) -> Path:
         return self.cache_dir or self.state_dir / "cache"
 
@@ -140,7 +238,16 @@ class Settings(BaseSettings):
         and kept in the state directory, so that every worker and restart shares it."""
         if self.cache_secret is not None:
             return self.cache_secret.get_secret_value().encode()
-        path = self.state_dir / "cache.key"
+        return self._state_key("cache.key")
+
+    def app_secret_bytes(self) -> bytes:
+        """APP_SECRET, or in development a key generated once in the state directory."""
+        if self.app_secret is not None:
+            return self.app_secret.get_secret_value().encode()
+        return self._state_key("app.key")
+
+    def _state_key(self, name: str) -> bytes:
+        path = self.state_dir / name
         try:
             return path.read_bytes()
         except FileNotFoundError:

@@ -9,7 +9,7 @@ import pytest
 
 from biconnector.engines.hosts import HostGuard
 from biconnector.errors import HostRefused
-from tests.conftest import make_settings
+from tests.conftest import make_settings, production_settings
 from tests.support.databases import Database
 from tests.support.servers import silent_listener
 from tests.support.service import Portal, running_service
@@ -25,20 +25,20 @@ ALLOWED = ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
 
 @pytest.mark.parametrize("address", REFUSED)
 def test_loopback_private_link_local_reserved_and_multicast_are_refused(address: str) -> None:
-    guard = HostGuard.of(make_settings(app_env="production"))
+    guard = HostGuard.of(production_settings())
 
     assert not guard.allows(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", ALLOWED)
 def test_public_addresses_are_allowed(address: str) -> None:
-    guard = HostGuard.of(make_settings(app_env="production"))
+    guard = HostGuard.of(production_settings())
 
     assert guard.allows(ipaddress.ip_address(address))
 
 
 def test_the_allow_list_opens_ranges_and_addresses() -> None:
-    settings = make_settings(app_env="production", db_allowed_hosts="10.0.0.0/8, 192.168.1.5")
+    settings = production_settings(db_allowed_hosts="10.0.0.0/8, 192.168.1.5")
     guard = HostGuard.of(settings)
 
     assert guard.allows(ipaddress.ip_address("10.20.30.40"))
@@ -50,22 +50,20 @@ def test_loopback_is_allowed_in_development_and_when_set() -> None:
     loopback = ipaddress.ip_address("127.0.0.1")
 
     assert HostGuard.of(make_settings(app_env="development")).allows(loopback)
-    assert not HostGuard.of(make_settings(app_env="production")).allows(loopback)
-    assert HostGuard.of(make_settings(app_env="production", db_allow_loopback=True)).allows(
-        loopback
-    )
+    assert not HostGuard.of(production_settings()).allows(loopback)
+    assert HostGuard.of(production_settings(db_allow_loopback=True)).allows(loopback)
     assert not HostGuard.of(make_settings(db_allow_loopback=False)).allows(loopback)
 
 
 def test_a_host_name_is_checked_by_every_address_it_resolves_to() -> None:
-    guard = HostGuard.of(make_settings(app_env="production"))
+    guard = HostGuard.of(production_settings())
 
     with pytest.raises(HostRefused, match="DB_ALLOWED_HOSTS"):
         asyncio.run(guard.resolve("localhost", 5432))
 
 
 def test_a_host_name_on_the_allow_list_is_connected_to_at_the_address_it_resolved_to() -> None:
-    guard = HostGuard.of(make_settings(app_env="production", db_allowed_hosts="localhost"))
+    guard = HostGuard.of(production_settings(db_allowed_hosts="localhost"))
 
     address = asyncio.run(guard.resolve("localhost", 5432))
 
@@ -74,7 +72,7 @@ def test_a_host_name_on_the_allow_list_is_connected_to_at_the_address_it_resolve
 
 def test_a_refused_host_is_never_connected_to(db: Database) -> None:
     # Production refuses loopback; the operator allows 127.0.0.1 only.
-    settings = make_settings(app_env="production", db_allowed_hosts="127.0.0.1")
+    settings = production_settings(db_allowed_hosts="127.0.0.1")
     with silent_listener("127.0.0.2") as listener, running_service(settings) as url:
         portal = Portal(url, "form")
         assert portal.ok(db.engine, "check", {"connection": db.connection()})["status"] == "ok"

@@ -25,10 +25,16 @@ _MEMORABLE = 6
 
 
 @contextlib.contextmanager
-def running_service(settings: Settings) -> Iterator[str]:
-    """Serve the application on 127.0.0.1 and yield its base URL until exit."""
+def running_service(settings: Settings, port: int = 0) -> Iterator[str]:
+    """Serve the application on 127.0.0.1 (on `port`, or any free one) and yield its base
+    URL until exit."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="on",
+        access_log=False,  # as `biconnector serve` runs it: its lines hold query strings
     )
     server = uvicorn.Server(config)
     # Server.run picks the event loop the way `biconnector serve` does (uvloop when installed).

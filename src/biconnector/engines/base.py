@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import Counter
-from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, aclosing, contextmanager
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from biconnector.engines.hosts import HostGuard
 from biconnector.errors import TooManyExports
+from biconnector.limits import Slots
 from biconnector.protocol.filters import Operator
 from biconnector.protocol.naming import TableName
 from biconnector.protocol.params import ConnectionSettings
@@ -164,24 +164,18 @@ class Engine(ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.hosts = HostGuard.of(settings)
-        self._exports: Counter[str] = Counter()
-
-    @contextmanager
-    def export_slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's export slots for as long as an export runs."""
-        most = self.settings.max_exports_per_host
-        if self._exports[host] >= most:
-            raise TooManyExports(
+        most = settings.max_exports_per_host
+        self.exports = Slots(
+            most,
+            lambda host: TooManyExports(
                 f"{most} exports from {host} are running in this service process already "
                 "(MAX_EXPORTS_PER_HOST); try again when one has finished."
-            )
-        self._exports[host] += 1
-        try:
-            yield
-        finally:
-            self._exports[host] -= 1
-            if not self._exports[host]:
-                del self._exports[host]
+            ),
+        )
+
+    def export_slot(self, host: str) -> AbstractContextManager[None]:
+        """Hold one of the host's export slots for as long as an export runs."""
+        return self.exports.hold(host)
 
     @abstractmethod
     def session(self, connection: ConnectionSettings) -> AbstractAsyncContextManager[Session]:

@@ -1,0 +1,1 @@
+"""The Bitrix24 application: installation, connector registration, tokens, signed URLs."""
