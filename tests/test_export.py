@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from biconnector.portal.lifecycle import Lifecycle
+from biconnector.portal.store import Portal, Tokens
 from tests.conftest import make_settings
 from tests.support.databases import (
     Database,
@@ -199,3 +204,38 @@ def test_exports_beyond_the_hosts_limit_get_a_429(db: Database) -> None:
             assert "MAX_EXPORTS_PER_HOST" in second.json()["error"]["message"]
             assert json.loads(received + b"".join(chunks))[1][1] == 1
         assert httpx.post(endpoint, json=params, timeout=30).status_code == 200
+
+
+def test_exports_beyond_the_portals_limit_get_a_429(db: Database, tmp_path: Path) -> None:
+    settings = make_settings(
+        max_exports_per_portal=1,
+        data_keepalive_interval=0.2,
+        app_database_url=f"sqlite:///{tmp_path / 'state.sqlite3'}",
+    )
+    with running_service(settings) as url:
+        lifecycle = Lifecycle(settings)
+        portal = Portal(
+            member_id="c0ffee00c0ffee00c0ffee00c0ffee00",
+            domain="example.bitrix24.com",
+            client_endpoint="https://example.bitrix24.com/rest/",
+            scope="biconnector",
+            tokens=Tokens("access", "refresh", int(time.time()) + 3600),
+            installed_at=datetime.datetime.now(datetime.UTC),
+        )
+        lifecycle.portals.save(portal, "application-token")
+        signed = urlencode(lifecycle.credential(portal))
+        lifecycle.close()
+        params = {"connection": db.connection(), "table": "slow"}
+        endpoint = f"{url}/connectors/{db.engine}/data"
+        with httpx.stream("POST", f"{endpoint}?{signed}", json=params, timeout=30) as first:
+            chunks = first.iter_raw()
+            received = next(chunks)
+
+            second = httpx.post(f"{endpoint}?{signed}", json=params, timeout=30)
+            unsigned = httpx.post(endpoint, json=params, timeout=30)
+
+            assert second.status_code == 429
+            assert "MAX_EXPORTS_PER_PORTAL" in second.json()["error"]["message"]
+            # Unsigned calls (allowed in development) belong to no portal.
+            assert unsigned.status_code == 200
+            assert json.loads(received + b"".join(chunks))[1][1] == 1

@@ -52,6 +52,52 @@ def test_an_invalid_variable_stops_the_start_naming_it(
     assert hint in result.stderr
 
 
+def test_production_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "biconnector", "serve"],
+        env={"PATH": "/usr/bin:/bin", "APP_ENV": "production", "APP_SECRET": "s" * 40},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "BITRIX24_CLIENT_ID" in result.stderr
+    assert "BITRIX24_CLIENT_SECRET" in result.stderr
+    assert "APP_SECRET" not in result.stderr
+
+
+def test_a_short_app_secret_is_refused() -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(_env_file=None, app_secret="short")
+
+
+def test_the_php_implementations_application_variables_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BITRIX24_PHP_SDK_APPLICATION_CLIENT_ID", "local.abc.123")
+    monkeypatch.setenv("BITRIX24_PHP_SDK_APPLICATION_CLIENT_SECRET", "the-secret")
+    monkeypatch.setenv("BITRIX24_PHP_SDK_APPLICATION_SCOPE", "biconnector,user")
+
+    settings = Settings(_env_file=None)
+
+    assert settings.bitrix24_client_id == "local.abc.123"
+    assert settings.bitrix24_client_secret is not None
+    assert settings.bitrix24_client_secret.get_secret_value() == "the-secret"
+    assert settings.bitrix24_scope == "biconnector,user"
+
+
+def test_unsigned_calls_are_allowed_in_development_only() -> None:
+    assert Settings(_env_file=None).unsigned_calls_allowed
+    production = Settings(
+        _env_file=None, app_env="production", app_secret="p" * 32,
+        bitrix24_client_id="id", bitrix24_client_secret="secret",
+    )  # fmt: skip
+    assert not production.unsigned_calls_allowed
+
+
 def test_settings_are_read_from_a_dotenv_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

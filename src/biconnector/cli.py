@@ -124,7 +124,7 @@ def _describe(error: ValidationError) -> str:
     lines = ["The configuration is not valid:"]
     for item in error.errors():
         variable = "_".join(str(part) for part in item["loc"]).upper()
-        lines.append(f"  {variable}: {item['msg']}")
+        lines.append(f"  {variable}: {item['msg']}" if variable else f"  {item['msg']}")
     return "\n".join(lines)
 
 
