@@ -13,7 +13,9 @@ from sqlalchemy.engine import make_url
 from biconnector import logs
 from biconnector.cache import Answers, open_cache
 from biconnector.errors import ConnectorError
+from biconnector.portal.keys import UnreadableToken
 from biconnector.portal.lifecycle import Lifecycle
+from biconnector.portal.store import Portal
 from biconnector.settings import Settings
 
 
@@ -88,31 +90,36 @@ def _portals(settings: Settings, command: str, member_ids: list[str]) -> int:
         known = lifecycle.portals.all()
         if command == "list":
             for portal in known:
-                print(
-                    f"{portal.member_id}  {portal.domain}  installed {portal.installed_at:%Y-%m-%d}"
-                )
+                installed = f"{portal.installed_at:%Y-%m-%d}"
+                print(f"{portal.member_id}  {portal.domain}  installed {installed}")
             print(f"{len(known)} portal(s) in {_where(settings)}.")
             return 0
-        chosen = [portal for portal in known if not member_ids or portal.member_id in member_ids]
-        missing = set(member_ids) - {portal.member_id for portal in chosen}
-        failed = 0
-        for portal in chosen:
-            try:
-                done = lifecycle.register(portal)
-            except ConnectorError as exc:
-                failed += 1
-                print(f"{portal.domain}: {exc.message}", file=sys.stderr)
-                continue
-            summary = ", ".join(
-                f"{item.engine} {item.id} {'added' if item.added else 'updated'}" for item in done
-            )
-            print(f"{portal.domain}: {summary}")
-        for member_id in sorted(missing):
-            failed += 1
-            print(f"{member_id}: no such portal has installed the application", file=sys.stderr)
-        return 1 if failed else 0
+        return _register(lifecycle, known, member_ids)
+    except UnreadableToken as exc:
+        print(f"{exc} Reinstall the application on each portal.", file=sys.stderr)
+        return 2
     finally:
         lifecycle.close()
+
+
+def _register(lifecycle: Lifecycle, known: list[Portal], member_ids: list[str]) -> int:
+    """Register the connectors of the portals named (all when none is); 1 if any failed."""
+    chosen = [portal for portal in known if not member_ids or portal.member_id in member_ids]
+    failed = sorted(set(member_ids) - {portal.member_id for portal in chosen})
+    for member_id in failed:
+        print(f"{member_id}: no such portal has installed the application", file=sys.stderr)
+    for portal in chosen:
+        try:
+            done = lifecycle.register(portal)
+        except ConnectorError as exc:
+            failed.append(portal.member_id)
+            print(f"{portal.domain}: {exc.message}", file=sys.stderr)
+            continue
+        summary = ", ".join(
+            f"{item.engine} {item.id} {'added' if item.added else 'updated'}" for item in done
+        )
+        print(f"{portal.domain}: {summary}")
+    return 1 if failed else 0
 
 
 def _where(settings: Settings) -> str:
