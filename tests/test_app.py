@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -195,3 +199,34 @@ def test_oversized_parameters_are_refused_naming_them(
 
     assert_error_shape(response, 400, "invalid_request")
     assert named in response.json()["error"]["message"]
+
+
+def test_a_client_that_leaves_before_its_body_is_not_an_error(
+    service: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = httpx.URL(service)
+    with caplog.at_level("INFO"), socket.create_connection((address.host, address.port)) as raw:
+        raw.sendall(
+            b"POST /connectors/mysql/check HTTP/1.1\r\nHost: x\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"conn'
+        )
+        time.sleep(0.2)
+    time.sleep(0.3)
+
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any(getattr(r, "status", None) == 499 for r in caplog.records)
+    assert httpx.get(f"{service}/health").status_code == 200
+
+
+def test_serving_connector_calls_does_not_load_the_sdk_or_alembic() -> None:
+    # Both stay out of every worker's memory until an install or a migration needs them.
+    code = (
+        "import sys; from biconnector.app import create_app; "
+        "loaded = [m for m in ('b24pysdk', 'alembic', 'requests') if m in sys.modules]; "
+        "print(','.join(loaded))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout.strip() == ""

@@ -15,14 +15,15 @@ from contextlib import (
     nullcontext,
 )
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,10 +43,14 @@ from biconnector.errors import (
     TooManyExports,
 )
 from biconnector.limits import Slots
-from biconnector.portal.lifecycle import MEMBER_PARAMETER, SIGNATURE_PARAMETER, Lifecycle
+from biconnector.portal.callers import Callers
+from biconnector.portal.store import Portals
 from biconnector.protocol import params as p
 from biconnector.protocol.form import FormError, parse_form
 from biconnector.settings import Settings
+
+if TYPE_CHECKING:
+    from biconnector.portal.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +262,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engines: dict[str, Engine] = {
         engine.name: engine for engine in (MySQLEngine(settings), PostgresEngine(settings))
     }
-    lifecycle = Lifecycle(settings)
+    portals = Portals.of(settings)
+    callers = Callers(portals, settings.unsigned_calls_allowed)
     most = settings.max_exports_per_portal
     portal_exports = Slots(
         most,
@@ -275,7 +281,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if action is None:
             raise NotFound(f"Unknown action {action_name!r}: use one of {', '.join(ACTIONS)}.")
         logs.note(engine=engine_name, action=action_name)
-        portal = await _caller(lifecycle, request)
+        portal = await _caller(callers, request)
         params = await read_params(request)
         if isinstance(params.get("table"), str):
             logs.note(table=params["table"])
@@ -288,9 +294,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "under this request's id."
             ) from exc
 
+    @cache
+    def lifecycle() -> Lifecycle:
+        # The SDK and what it imports hold about 30 MB in each process; only the install,
+        # the uninstall and re-registration need it, so the first of them loads it.
+        from biconnector.portal.lifecycle import Lifecycle
+
+        return Lifecycle(settings, portals)
+
     async def install(request: Request) -> Response:
         payload = await read_params(request)
-        portal, registered = await anyio.to_thread.run_sync(lifecycle.install, payload)
+        portal, registered = await anyio.to_thread.run_sync(lambda: lifecycle().install(payload))
         logs.note(portal=portal.member_id)
         return JSONResponse(
             {
@@ -305,7 +319,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def uninstall(request: Request) -> Response:
         payload = await read_params(request)
-        forgotten = await anyio.to_thread.run_sync(lifecycle.uninstall, payload)
+        forgotten = await anyio.to_thread.run_sync(lambda: lifecycle().uninstall(payload))
+        if forgotten is not None:
+            callers.forget(forgotten)
         return JSONResponse({"status": "uninstalled" if forgotten else "not_installed"})
 
     async def connector(request: Request) -> Response:
@@ -332,14 +348,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(lifecycle.portals.upgrade)
+        await anyio.to_thread.run_sync(portals.upgrade)
         try:
             yield
         finally:
             for engine in engines.values():
                 await engine.close()
             await answers.close()
-            await anyio.to_thread.run_sync(lifecycle.close)
+            await anyio.to_thread.run_sync(portals.close)
 
     app = Starlette(
         routes=[
@@ -357,6 +373,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/ready", ready, methods=["GET"]),
         ],
         exception_handlers={
+            ClientDisconnect: _client_gone,
             ConnectorError: _connector_error,
             HTTPException: _http_error,
             Exception: _unexpected_error,
@@ -365,18 +382,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
-    app.state.lifecycle = lifecycle
     return app
 
 
-async def _caller(lifecycle: Lifecycle, request: Request) -> str | None:
-    """The calling portal's member id, from the credential in the URL; the store is asked
-    only when there is one."""
-    query = request.query_params
-    if MEMBER_PARAMETER not in query and SIGNATURE_PARAMETER not in query:
-        return lifecycle.caller(query)
-    portal = await anyio.to_thread.run_sync(lifecycle.caller, query)
-    logs.note(portal=portal)
+async def _caller(callers: Callers, request: Request) -> str | None:
+    """The calling portal's member id, from the credential in the URL; None for an unsigned
+    call that is allowed."""
+    portal = callers.signed(request.query_params)
+    if portal is not None:
+        if not callers.known(portal):
+            await anyio.to_thread.run_sync(callers.confirm, portal)
+        logs.note(portal=portal)
     return portal
 
 
@@ -393,6 +409,13 @@ async def _connector_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConnectorError)
     body = _error_body(request, exc.code, exc.message)
     return JSONResponse(body, status_code=exc.status_code)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client closed the connection before its body had arrived: nobody reads an answer.
+    # 499 is nginx's name for it, and what the request's log line shows.
+    logger.info("the client went away before its request was read")
+    return Response(status_code=499)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+# The query parameters of a signed connector URL.
+MEMBER_PARAMETER = "member_id"
+SIGNATURE_PARAMETER = "signature"
+
 
 class UnreadableToken(Exception):
     """A stored token that this APP_SECRET did not encrypt."""
@@ -39,6 +43,10 @@ class Keys:
 
     def signed(self, member_id: str, signature: str) -> bool:
         return hmac.compare_digest(self.signature(member_id), signature)
+
+    def credential(self, member_id: str) -> dict[str, str]:
+        """The query parameters the portal's connector URLs carry."""
+        return {MEMBER_PARAMETER: member_id, SIGNATURE_PARAMETER: self.signature(member_id)}
 
     def fingerprint(self, application_token: str) -> str:
         """What is kept of a portal's application token: enough to compare, not to reuse."""

@@ -1,5 +1,4 @@
-"""The application's life on a portal: install, uninstall, re-registration, and the check
-that a connector call comes from a portal that installed it.
+"""The application's life on a portal: install, uninstall and re-registration.
 
 Synchronous, like the SDK it uses: the web layer runs these methods in worker threads.
 """
@@ -21,32 +20,24 @@ from b24pysdk.errors import (
 )
 
 from biconnector.errors import (
-    CredentialInvalid,
-    CredentialMissing,
     InstallRefused,
     InvalidRequest,
     NotConfigured,
     PortalError,
 )
 from biconnector.portal import bitrix, connectors
-from biconnector.portal.keys import Keys
 from biconnector.portal.store import Portal, Portals, Tokens
 from biconnector.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# The query parameters of a signed connector URL.
-MEMBER_PARAMETER = "member_id"
-SIGNATURE_PARAMETER = "signature"
-
 
 class Lifecycle:
     """The installed portals and what is done with them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, portals: Portals | None = None) -> None:
         self.settings = settings
-        self.keys = Keys(settings.app_secret_bytes())
-        self.portals = Portals(settings.database_url, self.keys)
+        self.portals = portals or Portals.of(settings)
         self.application = bitrix.Application(settings)
         bitrix.trust(settings.bitrix24_ca_file, settings.state_dir)
 
@@ -88,20 +79,21 @@ class Lifecycle:
         logger.info("installed on portal %s (member %s)", portal.domain, portal.member_id)
         return portal, self.register(portal)
 
-    def uninstall(self, payload: Mapping[str, Any]) -> bool:
-        """Forget the portal of an ONAPPUNINSTALL event carrying its application token."""
+    def uninstall(self, payload: Mapping[str, Any]) -> str | None:
+        """Forget the portal of an ONAPPUNINSTALL event carrying its application token;
+        its member id, or None when it was not installed."""
         event = _event(payload, "ONAPPUNINSTALL")
-        member_id = event.auth.member_id
+        member_id = str(event.auth.member_id)
         if not self.portals.has_application_token(member_id, event.auth.application_token):
             if self.portals.installed(member_id):
                 logger.warning(
                     "refused an uninstall event for %s: wrong application token", member_id
                 )
                 raise InstallRefused("The uninstall event's application token is not the portal's.")
-            return False
+            return None
         self.portals.forget(member_id)
         logger.info("uninstalled from portal %s (member %s)", event.auth.domain, member_id)
-        return True
+        return member_id
 
     def register(self, portal: Portal) -> list[connectors.Registered]:
         """Add or update the portal's connectors with URLs that carry its credential."""
@@ -120,28 +112,7 @@ class Lifecycle:
         return done
 
     def credential(self, portal: Portal) -> dict[str, str]:
-        return {
-            MEMBER_PARAMETER: portal.member_id,
-            SIGNATURE_PARAMETER: self.keys.signature(portal.member_id),
-        }
-
-    def caller(self, query: Mapping[str, str]) -> str | None:
-        """The member id of the portal a connector call comes from, or None for an unsigned
-        call that ALLOW_UNSIGNED_CALLS lets through."""
-        member_id = query.get(MEMBER_PARAMETER)
-        signature = query.get(SIGNATURE_PARAMETER)
-        if member_id is None and signature is None:
-            if self.settings.unsigned_calls_allowed:
-                return None
-            raise CredentialMissing(
-                "This URL carries no portal credential. Reinstall the application on the "
-                "portal (or run `biconnector portals register`) to get signed connector URLs."
-            )
-        if not member_id or not signature or not self.keys.signed(member_id, signature):
-            raise CredentialInvalid("The portal credential in this URL is not valid.")
-        if not self.portals.installed(member_id):
-            raise CredentialInvalid("The portal of this URL has uninstalled the application.")
-        return member_id
+        return self.portals.keys.credential(portal.member_id)
 
     def _need_credentials(self) -> None:
         if not self.application.configured:

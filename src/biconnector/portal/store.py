@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -33,12 +31,18 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
 
 from biconnector.portal.keys import Keys
+from biconnector.settings import Settings
+
+# The newest migration in migrations/versions; a test keeps the two equal.
+SCHEMA_REVISION = "0001"
 
 # An access token this close to its end is renewed before use rather than after a refusal.
 EXPIRY_MARGIN = 60
@@ -99,12 +103,30 @@ class Portals:
     """The installed portals, in the database at `url`."""
 
     def __init__(self, url: str, keys: Keys) -> None:
-        self._keys = keys
-        self._url = url
+        self.keys = keys
         self._engine = _engine(url)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Portals:
+        return cls(settings.database_url, Keys(settings.app_secret_bytes()))
+
+    def current(self) -> bool:
+        """Whether the schema is at the newest migration."""
+        with self._engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            revision = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return revision.scalar() == SCHEMA_REVISION
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration; nothing happens when it is there."""
+        if self.current():
+            return
+        # Alembic (and Mako under it) cost every worker about 10 MB; they are loaded only
+        # when there is a migration to run.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._engine.begin() as connection:
@@ -117,7 +139,7 @@ class Portals:
     def save(self, portal: Portal, application_token: str) -> None:
         """Keep the portal, replacing what an earlier installation left."""
         values = self._row(portal) | {
-            "application_token": self._keys.fingerprint(application_token),
+            "application_token": self.keys.fingerprint(application_token),
         }
         with self._locked() as connection:
             known = connection.execute(
@@ -155,7 +177,7 @@ class Portals:
             kept = connection.execute(
                 select(portals.c.application_token).where(portals.c.member_id == member_id)
             ).scalar()
-        return kept is not None and _same(kept, self._keys.fingerprint(application_token))
+        return kept is not None and _same(kept, self.keys.fingerprint(application_token))
 
     def forget(self, member_id: str) -> bool:
         with self._engine.begin() as connection:
@@ -180,8 +202,8 @@ class Portals:
                 return kept
             renewal = refresh(kept.refresh_token)
             values: dict[str, Any] = {
-                "access_token": self._keys.encrypt(renewal.tokens.access_token),
-                "refresh_token": self._keys.encrypt(renewal.tokens.refresh_token),
+                "access_token": self.keys.encrypt(renewal.tokens.access_token),
+                "refresh_token": self.keys.encrypt(renewal.tokens.refresh_token),
                 "expires_at": renewal.tokens.expires_at,
                 "renewed_at": _now(),
             }
@@ -207,8 +229,8 @@ class Portals:
             "domain": portal.domain,
             "client_endpoint": portal.client_endpoint,
             "scope": portal.scope,
-            "access_token": self._keys.encrypt(portal.tokens.access_token),
-            "refresh_token": self._keys.encrypt(portal.tokens.refresh_token),
+            "access_token": self.keys.encrypt(portal.tokens.access_token),
+            "refresh_token": self.keys.encrypt(portal.tokens.refresh_token),
             "expires_at": portal.tokens.expires_at,
             "installed_at": portal.installed_at,
             "renewed_at": None,
@@ -221,16 +243,23 @@ class Portals:
             client_endpoint=row.client_endpoint,
             scope=row.scope,
             tokens=Tokens(
-                access_token=self._keys.decrypt(row.access_token),
-                refresh_token=self._keys.decrypt(row.refresh_token),
+                access_token=self.keys.decrypt(row.access_token),
+                refresh_token=self.keys.decrypt(row.refresh_token),
                 expires_at=int(row.expires_at),
             ),
-            installed_at=row.installed_at,
+            installed_at=_utc(row.installed_at),
         )
 
 
 def _same(left: str, right: str) -> bool:
     return hmac.compare_digest(left, right)
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    # SQLite and MySQL's DATETIME keep no zone; what is stored is always UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC)
 
 
 def _now() -> datetime.datetime:

@@ -1,0 +1,68 @@
+"""The application's own database: its migrations on every engine it may live on."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from biconnector.portal import store
+from biconnector.portal.keys import Keys
+from biconnector.portal.store import Portal, Portals, Tokens
+from tests.portal.conftest import state_database
+
+
+def test_the_schema_revision_is_the_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
+
+    assert ScriptDirectory.from_config(config).get_current_head() == store.SCHEMA_REVISION
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def portals(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Portals]:
+    def opened(url: str) -> Portals:
+        return Portals(url, Keys(b"k" * 32))
+
+    if request.param == "sqlite":
+        kept = opened(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+        yield kept
+        kept.close()
+        return
+    with state_database(request.param) as url:
+        kept = opened(url)
+        yield kept
+        kept.close()
+
+
+def test_a_portal_round_trips_on_every_engine(portals: Portals) -> None:
+    portals.upgrade()
+    assert portals.current()
+    portals.upgrade()  # a second start finds nothing to do
+    installed = datetime.datetime(2026, 12, 4, 10, 30, tzinfo=datetime.UTC)
+    portal = Portal(
+        member_id="f" * 32,
+        domain="example.bitrix24.de",
+        client_endpoint="https://example.bitrix24.de/rest/",
+        scope="biconnector",
+        tokens=Tokens("a" * 70, "r" * 70, int(time.time()) + 3600),
+        installed_at=installed,
+    )
+
+    portals.save(portal, "application-token")
+    portals.save(portal, "application-token")
+
+    assert [p.member_id for p in portals.all()] == [portal.member_id]
+    kept = portals.get(portal.member_id)
+    assert kept is not None
+    assert kept.tokens == portal.tokens
+    assert kept.installed_at == installed
+    assert portals.has_application_token(portal.member_id, "application-token")
+    assert not portals.has_application_token(portal.member_id, "another")
+    assert portals.forget(portal.member_id)
+    assert portals.get(portal.member_id) is None
