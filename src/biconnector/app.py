@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from biconnector import catalog, export, logs, query
+from biconnector import catalog, export, logs, metrics, query
 from biconnector.cache import Answers, open_cache
 from biconnector.engines.base import Engine, Query, Session
 from biconnector.engines.mysql import MySQLEngine
@@ -143,6 +143,8 @@ async def data(engine: Engine, params: Mapping[str, Any], call: Call) -> Respons
     async with AsyncExitStack() as stack:
         stack.enter_context(call.export_slot())
         stack.enter_context(engine.export_slot(connection.host))
+        metrics.EXPORTS.labels(engine.name).inc()
+        stack.callback(metrics.EXPORTS.labels(engine.name).dec)
         session: Session = await stack.enter_async_context(engine.session(connection))
         table = await catalog.find_table(session, request.table)
         columns = await catalog.describe(session, table)
@@ -338,6 +340,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics_page(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
     async def ready(request: Request) -> Response:
         try:
             await answers.ready()
@@ -349,6 +354,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(portals.upgrade)
+        metrics.worker_started()
         try:
             yield
         finally:
@@ -356,6 +362,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await engine.close()
             await answers.close()
             await anyio.to_thread.run_sync(portals.close)
+            metrics.worker_stopped()
 
     app = Starlette(
         routes=[
@@ -371,6 +378,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/uninstall", uninstall, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
         ],
         exception_handlers={
             ClientDisconnect: _client_gone,
@@ -475,7 +483,9 @@ class RequestIdMiddleware:
             response = JSONResponse(body, status_code=500)
             await response(scope, receive, send_with_id)
         finally:
-            duration = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            metrics.observe(scope["path"], status, seconds, sent, facts)
+            duration = round(seconds * 1000, 1)
             logger.info(
                 "%s %s %s %.1f ms",
                 scope["method"],

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from biconnector import logs
+from biconnector import logs, metrics
 from biconnector.cache import Answers, open_cache
 from biconnector.errors import ConnectorError
 from biconnector.portal.keys import UnreadableToken
-from biconnector.portal.lifecycle import Lifecycle
-from biconnector.portal.store import Portal
+from biconnector.portal.store import Portal, Portals
 from biconnector.settings import Settings
+
+if TYPE_CHECKING:
+    from biconnector.portal.lifecycle import Lifecycle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,23 +61,35 @@ def main(argv: list[str] | None = None) -> int:
             args.member_ids if args.portals_command == "register" else [],
         )
     # Migrations run once here, before the workers start, rather than in each worker.
-    lifecycle = Lifecycle(settings)
+    state = Portals.of(settings)
     try:
-        lifecycle.portals.upgrade()
+        state.upgrade()
     finally:
-        lifecycle.close()
+        state.close()
     if args.command == "db":
         print(f"The application's database is up to date ({_where(settings)}).")
         return 0
+    figures = settings.state_dir / f"metrics-{os.getpid()}"
+    if settings.workers > 1:
+        metrics.prepare_multiprocess(figures)
+    try:
+        _serve(settings, args.host, args.port)
+    finally:
+        shutil.rmtree(figures, ignore_errors=True)
+    return 0
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     uvicorn.run(
         "biconnector.app:serve_app",
         factory=True,
-        host=args.host or settings.bind_host,
-        port=args.port or settings.bind_port,
+        host=host or settings.bind_host,
+        port=port or settings.bind_port,
+        workers=settings.workers,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
         log_config=None,
         access_log=False,
     )
-    return 0
 
 
 async def _clear_cache(settings: Settings) -> int:
@@ -84,6 +101,9 @@ async def _clear_cache(settings: Settings) -> int:
 
 
 def _portals(settings: Settings, command: str, member_ids: list[str]) -> int:
+    # Here, not at the top: `serve` would otherwise load the SDK into the serving process.
+    from biconnector.portal.lifecycle import Lifecycle
+
     lifecycle = Lifecycle(settings)
     try:
         lifecycle.portals.upgrade()

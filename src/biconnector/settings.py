@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     app_domain: str = "http://127.0.0.1:8000"
     bind_host: str = "127.0.0.1"
     bind_port: int = Field(8000, ge=1, le=65535)
+    # Worker processes of `biconnector serve` (uvicorn's WEB_CONCURRENCY is read too).
+    workers: int = Field(
+        1, ge=1, le=64, validation_alias=AliasChoices("WORKERS", "WEB_CONCURRENCY", "workers")
+    )
+    # Seconds a stopping process lets running requests (exports) finish before it cuts them.
+    shutdown_timeout: int = Field(60, ge=0)
     log_level: str = "INFO"
     # With a directory, logs also go to one file a day there, kept this many days.
     log_path: Path | None = None

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import astuple, dataclass, field
 from typing import Generic, TypeVar
 
+from biconnector import metrics
 from biconnector.errors import DatabaseTimeout
 from biconnector.protocol.params import ConnectionSettings
 from biconnector.settings import Settings
@@ -77,7 +78,7 @@ class Pools(Generic[Conn]):
         wait: float,
     ) -> None:
         self._engine = engine
-        self._hooks = hooks
+        self._hooks = _counted(engine, hooks)
         self._size = size
         self._idle_timeout = idle_timeout
         self._most = most
@@ -134,6 +135,7 @@ class Pools(Generic[Conn]):
     async def close(self) -> None:
         """Close every idle connection and forget the pools."""
         pools, self._pools = list(self._pools.values()), OrderedDict()
+        metrics.POOLS.labels(self._engine).set(0)
         for pool in pools:
             await self._close_pool(pool)
 
@@ -147,6 +149,7 @@ class Pools(Generic[Conn]):
         while len(self._pools) > self._most:
             _, oldest = self._pools.popitem(last=False)
             await self._close_pool(oldest)
+        metrics.POOLS.labels(self._engine).set(len(self._pools))
         return pool
 
     async def _borrow(self, pool: _Pool[Conn], settings: ConnectionSettings) -> Conn:
@@ -191,8 +194,27 @@ class Pools(Generic[Conn]):
                 await self._hooks.close(conn)
             if not pool.idle and not pool.users:
                 del self._pools[key]
+        metrics.POOLS.labels(self._engine).set(len(self._pools))
         if any(pool.idle for pool in self._pools.values()):
             self._schedule_reaping()
+
+
+def _counted(engine: str, hooks: ConnectionHooks[Conn]) -> ConnectionHooks[Conn]:
+    """The hooks, with every connection opened and closed counted in the metrics."""
+    gauge = metrics.CONNECTIONS.labels(engine)
+
+    async def connect(settings: ConnectionSettings) -> Conn:
+        conn = await hooks.connect(settings)
+        gauge.inc()
+        return conn
+
+    async def close(conn: Conn) -> None:
+        try:
+            await hooks.close(conn)
+        finally:
+            gauge.dec()
+
+    return ConnectionHooks(connect, hooks.alive, hooks.settle, close)
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -22,6 +22,7 @@ from b24pysdk.api.requesters import BitrixOAuthRequester
 from b24pysdk.api.responses import BitrixAppInfoResponse
 from b24pysdk.credentials.auth import RenewedOAuth
 
+from biconnector import metrics
 from biconnector.portal.store import EXPIRY_MARGIN, Portal, Portals, Renewal, Tokens
 from biconnector.settings import Settings
 
@@ -91,7 +92,12 @@ class PortalToken(BitrixToken):  # type: ignore[misc]
         self._use(self._portals.renew(self.member_id, self.auth_token, self._refresh))
 
     def _refresh(self, refresh_token: str) -> Renewal:
-        renewed = self.bitrix_app.refresh_oauth_token(refresh_token=refresh_token)
+        try:
+            renewed = self.bitrix_app.refresh_oauth_token(refresh_token=refresh_token)
+        except Exception:
+            metrics.RENEWALS.labels("failed").inc()
+            raise
+        metrics.RENEWALS.labels("renewed").inc()
         token = renewed.oauth_token
         logger.info("renewed the access token of portal %s", renewed.domain or self.domain)
         return Renewal(
