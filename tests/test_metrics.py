@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_settings
 from tests.support.databases import Database, execute
-from tests.support.service import running_service
+from tests.support.service import running_service, service_process
 
 Figures = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -71,47 +67,8 @@ def test_requests_rows_bytes_and_the_cache_are_counted(db: Database) -> None:
     assert value(after, "biconnector_exports_running", engine=db.engine) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@contextlib.contextmanager
-def served(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`biconnector serve` in its own process (or processes), as deployed."""
-    port = _free_port()
-    variables = {
-        "PATH": os.environ["PATH"],
-        "APP_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-        "BIND_PORT": str(port),
-        "STATE_DIR": str(tmp_path / "state"),
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "biconnector", "serve"], env=variables, cwd=tmp_path
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            assert process.poll() is None, "the service stopped"
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=30)
-
-
 def test_metrics_are_summed_over_the_worker_processes(tmp_path: Path) -> None:
-    with served(tmp_path, WORKERS="2") as (url, _):
+    with service_process(tmp_path, WORKERS="2") as (url, _):
         deadline = time.monotonic() + 20
         while value(figures(url), "biconnector_worker_processes") < 2:
             assert time.monotonic() < deadline, "the second worker did not start"
@@ -140,7 +97,7 @@ def slow_view(pg_db: Database) -> Iterator[str]:
 def test_a_stopping_service_lets_its_running_export_finish(
     tmp_path: Path, pg_db: Database, slow_view: str
 ) -> None:
-    with served(tmp_path, SHUTDOWN_TIMEOUT="30") as (url, process):
+    with service_process(tmp_path, SHUTDOWN_TIMEOUT="30") as (url, process):
         answer: dict[str, httpx.Response] = {}
 
         def export() -> None:
@@ -168,7 +125,7 @@ def test_a_stopping_service_lets_its_running_export_finish(
 def test_an_export_longer_than_the_shutdown_timeout_is_cut(
     tmp_path: Path, pg_db: Database, slow_view: str
 ) -> None:
-    with served(tmp_path, SHUTDOWN_TIMEOUT="1") as (url, process):
+    with service_process(tmp_path, SHUTDOWN_TIMEOUT="1") as (url, process):
         answer: dict[str, bytes] = {}
 
         def export() -> None:

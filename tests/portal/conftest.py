@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.conftest import make_settings
 from tests.support.bitrix import FakeBitrix
 from tests.support.databases import mysql_database, postgres_database
 from tests.support.php import http_build_query
-from tests.support.service import SENT_PASSWORDS, running_service
+from tests.support.service import SENT_PASSWORDS, free_port, running_service
 
 CLIENT_ID = "local.5f1e2d3c4b5a69.12345678"
 CLIENT_SECRET = "kq7Vb3XnR0tLs9YwZ2aPd6Fh1Jm4Ne8Uc5Gi0Oe"
@@ -32,13 +31,6 @@ SENT_PASSWORDS.update({CLIENT_SECRET, APP_SECRET})
 def bitrix(tmp_path: Path) -> Iterator[FakeBitrix]:
     with FakeBitrix(tmp_path / "bitrix", client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as fake:
         yield fake
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def app_settings(bitrix: FakeBitrix, tmp_path: Path, **overrides: Any) -> Settings:

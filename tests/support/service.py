@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -89,3 +94,44 @@ def _remember_password(params: Mapping[str, Any]) -> None:
     password = connection.get("password") if isinstance(connection, Mapping) else None
     if isinstance(password, str) and len(password) >= _MEMORABLE:
         SENT_PASSWORDS.add(password)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def service_process(directory: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`biconnector serve` in its own process (or processes), as deployed, with only the
+    environment given (and PATH); yields its URL and process."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    variables = {
+        "PATH": os.environ["PATH"],
+        "APP_ENV": "development",
+        "LOG_LEVEL": "WARNING",
+        "BIND_PORT": str(port),
+        "STATE_DIR": str(directory / "state"),
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "biconnector", "serve"], env=variables, cwd=directory
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            assert process.poll() is None, "the service stopped"
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=30)
