@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(tempfile.mkdtemp(prefix="biconnector-bench-"))
 SERVICE_ENV = {
     "APP_ENV": "production",
+    # Plain HTTP is allowed in production for a proxy on the same host only.
+    "APP_DOMAIN": "http://127.0.0.1:8000",
     "LOG_LEVEL": "WARNING",
     "DB_ALLOW_LOOPBACK": "true",
     "ALLOW_UNSIGNED_CALLS": "true",
@@ -203,6 +205,7 @@ def signed_query() -> str:
     settings = Settings(
         _env_file=None,
         app_env="production",
+        app_domain=SERVICE_ENV["APP_DOMAIN"],
         app_secret=SERVICE_ENV["APP_SECRET"],
         bitrix24_client_id=SERVICE_ENV["BITRIX24_CLIENT_ID"],
         bitrix24_client_secret=SERVICE_ENV["BITRIX24_CLIENT_SECRET"],

@@ -42,6 +42,7 @@ def make_settings(**overrides: Any) -> Settings:
 def production_settings(**overrides: Any) -> Settings:
     """Test settings in production, which refuses to start without its secrets."""
     secrets = {
+        "app_domain": "https://bi.example.com",
         "app_secret": "production-test-secret-0123456789abcdef",
         "bitrix24_client_id": "local.test.production",
         "bitrix24_client_secret": "production-test-client-secret",

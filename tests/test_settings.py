@@ -69,6 +69,15 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path: Path) -> None
     assert "APP_SECRET" not in result.stderr
 
 
+def test_production_needs_an_https_app_domain() -> None:
+    with pytest.raises(ValidationError, match="https"):
+        Settings(
+            _env_file=None, app_env="production", app_secret="p" * 32,
+            app_domain="http://bi.example.com",
+            bitrix24_client_id="id", bitrix24_client_secret="secret",
+        )  # fmt: skip
+
+
 def test_a_short_app_secret_is_refused() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
         Settings(_env_file=None, app_secret="short")
@@ -93,6 +102,7 @@ def test_unsigned_calls_are_allowed_in_development_only() -> None:
     assert Settings(_env_file=None).unsigned_calls_allowed
     production = Settings(
         _env_file=None, app_env="production", app_secret="p" * 32,
+        app_domain="https://bi.example.com",
         bitrix24_client_id="id", bitrix24_client_secret="secret",
     )  # fmt: skip
     assert not production.unsigned_calls_allowed

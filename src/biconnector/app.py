@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -349,6 +350,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except (OSError, RedisError) as exc:
             logger.warning("not ready: the metadata cache cannot be used: %s", exc)
             raise NotReady("The metadata cache cannot be used; the log has the details.") from exc
+        try:
+            current = await anyio.to_thread.run_sync(portals.current)
+        except SQLAlchemyError as exc:
+            logger.warning("not ready: the application's database cannot be used: %r", exc)
+            raise NotReady(
+                "The application's database cannot be used; the log has the details."
+            ) from exc
+        if not current:
+            raise NotReady(
+                "The application's database is not migrated: run biconnector db upgrade."
+            )
         return JSONResponse({"status": "ready"})
 
     @asynccontextmanager

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         "register", help="add or update their connectors (after APP_DOMAIN changes, say)"
     )
     register.add_argument("member_ids", nargs="*", help="only these portals (default: all)")
+    renew = portal_commands.add_parser(
+        "renew", help="renew their tokens (run it monthly: unused refresh tokens lapse)"
+    )
+    renew.add_argument("member_ids", nargs="*", help="only these portals (default: all)")
     database = commands.add_parser("db", help="the application's own database")
     database.add_argument("db_command", choices=["upgrade"], help="apply its migrations")
     args = parser.parse_args(argv)
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return _portals(
             settings,
             args.portals_command,
-            args.member_ids if args.portals_command == "register" else [],
+            getattr(args, "member_ids", []),
         )
     # Migrations run once here, before the workers start, rather than in each worker.
     state = Portals.of(settings)
@@ -114,7 +118,7 @@ def _portals(settings: Settings, command: str, member_ids: list[str]) -> int:
                 print(f"{portal.member_id}  {portal.domain}  installed {installed}")
             print(f"{len(known)} portal(s) in {_where(settings)}.")
             return 0
-        return _register(lifecycle, known, member_ids)
+        return _each(lifecycle, command, known, member_ids)
     except UnreadableToken as exc:
         print(f"{exc} Reinstall the application on each portal.", file=sys.stderr)
         return 2
@@ -122,16 +126,21 @@ def _portals(settings: Settings, command: str, member_ids: list[str]) -> int:
         lifecycle.close()
 
 
-def _register(lifecycle: Lifecycle, known: list[Portal], member_ids: list[str]) -> int:
-    """Register the connectors of the portals named (all when none is); 1 if any failed."""
+def _each(lifecycle: Lifecycle, command: str, known: list[Portal], member_ids: list[str]) -> int:
+    """Register the connectors of (or renew the tokens of) the portals named, all when none
+    is; 1 if any failed."""
     chosen = [portal for portal in known if not member_ids or portal.member_id in member_ids]
     failed = sorted(set(member_ids) - {portal.member_id for portal in chosen})
     for member_id in failed:
         print(f"{member_id}: no such portal has installed the application", file=sys.stderr)
     for portal in chosen:
         try:
+            if command == "renew":
+                lifecycle.renew(portal)
+                print(f"{portal.domain}: tokens renewed")
+                continue
             done = lifecycle.register(portal)
-        except ConnectorError as exc:
+        except ConnectorError as exc:  # the lifecycle translates what it can foresee
             failed.append(portal.member_id)
             print(f"{portal.domain}: {exc.message}", file=sys.stderr)
             continue

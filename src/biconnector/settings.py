@@ -11,6 +11,7 @@ import zoneinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,7 +112,9 @@ class Settings(BaseSettings):
     # A PEM file of CA certificates trusted for the OAuth server and the portals, besides
     # the public ones (a box portal behind a company CA).
     bitrix24_ca_file: Path | None = None
-    bitrix24_timeout: float = Field(15.0, gt=0, le=120)
+    # At most 25: a renewal holds the portal's row locked for as long, within the lock waits
+    # of SQLite (30 s) and MySQL (50 s).
+    bitrix24_timeout: float = Field(15.0, gt=0, le=25)
     # Signs the connector URLs registered for each portal and encrypts the portals' tokens.
     app_secret: SecretStr | None = None
     # SQLAlchemy URL of the application's own state (installed portals and their tokens);
@@ -198,6 +201,7 @@ class Settings(BaseSettings):
         missing = [
             name
             for name, value in (
+                ("APP_DOMAIN", "app_domain" in self.model_fields_set),
                 ("APP_SECRET", self.app_secret),
                 ("BITRIX24_CLIENT_ID", self.bitrix24_client_id),
                 ("BITRIX24_CLIENT_SECRET", self.bitrix24_client_secret),
@@ -206,6 +210,10 @@ class Settings(BaseSettings):
         ]
         if missing:
             raise ValueError(f"production needs {', '.join(missing)} to be set")
+        domain = urlsplit(self.app_domain)
+        if domain.scheme != "https" and domain.hostname not in ("127.0.0.1", "::1", "localhost"):
+            # Bitrix24 calls only HTTPS addresses; plain HTTP is for a proxy on this host.
+            raise ValueError("APP_DOMAIN must be an https:// address in production")
         return self
 
     @field_validator("db_allow_loopback", "allow_unsigned_calls", mode="before")

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.portal.conftest import App, app_settings, running_app
+from tests.portal.conftest import App, app_settings, running_app, state_database
 from tests.support.bitrix import FakeBitrix
-from tests.support.databases import Database
+from tests.support.databases import Database, postgres_admin
 from tests.support.service import SENT_PASSWORDS
 
 MEMBER = "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b"
@@ -63,8 +63,10 @@ def test_the_php_implementations_urls_are_refused_without_a_credential(
 @pytest.mark.parametrize(
     "query",
     [f"member_id={MEMBER}&signature=AAAA", f"member_id={MEMBER}", "signature=AAAA",
-     "member_id=ffffffffffffffffffffffffffffffff&signature={signature}"],
-    ids=["wrong-signature", "no-signature", "no-member", "another-portals-signature"],
+     "member_id=ffffffffffffffffffffffffffffffff&signature={signature}",
+     f"member_id={MEMBER}&signature=%C3%A9%E2%82%AC"],
+    ids=["wrong-signature", "no-signature", "no-member", "another-portals-signature",
+         "not-ascii"],
 )  # fmt: skip
 def test_a_wrong_credential_is_refused(
     installed: App, bitrix: FakeBitrix, pg_db: Database, query: str
@@ -132,3 +134,24 @@ def test_the_credential_is_not_logged(
     assert service
     assert not [r for r in service if signature in r.getMessage() or signature in str(r.__dict__)]
     assert any(getattr(r, "portal", None) == MEMBER for r in service)
+
+
+def test_a_signed_call_while_the_state_database_is_down_is_a_503(
+    bitrix: FakeBitrix, tmp_path: Path, pg_db: Database
+) -> None:
+    bitrix.add_portal(MEMBER)
+    with state_database("postgresql") as state_url:
+        settings = app_settings(bitrix, tmp_path, app_database_url=state_url)
+        with running_app(settings) as app:
+            app.post_event("/install", bitrix.install_event(MEMBER))
+            url = _connector(bitrix, "pgsql")["urlCheck"]
+            name = state_url.rsplit("/", 1)[1]
+            with postgres_admin("postgres") as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
+
+            response = _check(url, pg_db)
+            ready = httpx.get(f"{app.url}/ready")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "not_ready"
+    assert ready.status_code == 503

@@ -72,3 +72,18 @@ def test_register_names_a_portal_that_is_not_installed(app: App, tmp_path: Path)
 
     assert done.returncode == 1
     assert "no such portal" in done.stderr
+
+
+def test_renew_renews_every_portals_tokens(app: App, bitrix: FakeBitrix, tmp_path: Path) -> None:
+    for member in (MEMBER, "2b3c4d5e6f708192a3b4c5d6e7f8091a"):
+        bitrix.add_portal(member)
+        app.post_event("/install", bitrix.install_event(member))
+
+    done = _cli(app.settings, tmp_path, "portals", "renew")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("tokens renewed") == 2
+    assert bitrix.refreshes == 2
+    kept = app.lifecycle().portals.get(MEMBER)
+    assert kept is not None
+    assert kept.tokens.refresh_token == bitrix.last_refresh_token(MEMBER)

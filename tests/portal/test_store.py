@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +69,38 @@ def test_a_portal_round_trips_on_every_engine(portals: Portals) -> None:
     assert not portals.has_application_token(portal.member_id, "another")
     assert portals.forget(portal.member_id)
     assert portals.get(portal.member_id) is None
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    with state_database(request.param) as url:
+        yield url
+
+
+def test_workers_starting_together_migrate_once(fresh_url: str, tmp_path: Path) -> None:
+    environment = {
+        "PATH": os.environ["PATH"],
+        "APP_DATABASE_URL": fresh_url,
+        "STATE_DIR": str(tmp_path / "state"),
+        "LOG_LEVEL": "WARNING",
+    }
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "biconnector", "db", "upgrade"],
+            env=environment,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
+    errors = [start.communicate(timeout=120)[1] for start in starts]
+
+    assert [start.returncode for start in starts] == [0] * 5, errors
+    migrated = Portals(fresh_url, Keys(b"k" * 32))
+    assert migrated.current()
+    migrated.close()

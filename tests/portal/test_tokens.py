@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from biconnector.errors import PortalError
 from biconnector.portal.lifecycle import Lifecycle
 from tests.portal.conftest import App, app_settings, state_database
 from tests.support.bitrix import FakeBitrix
@@ -31,6 +32,11 @@ def test_an_expired_access_token_is_renewed_and_kept(app: App, bitrix: FakeBitri
     assert renewed is not None
     assert renewed.tokens.refresh_token == bitrix.last_refresh_token(MEMBER)
     assert renewed.tokens.access_token != portal.tokens.access_token
+    # The renewal's answer names the OAuth server as its domain; the portal's stays.
+    assert renewed.domain == portal.domain
+    assert not renewed.tokens.expired()
+    lifecycle.register(renewed)
+    assert bitrix.refreshes == 1
     lifecycle.close()
 
 
@@ -94,8 +100,6 @@ def test_a_refresh_token_the_oauth_server_refuses_is_a_portal_error(
     lifecycle.portals.save(portal, "whatever")
     bitrix.expire_access_tokens(MEMBER)
 
-    from biconnector.errors import PortalError
-
-    with pytest.raises(PortalError, match="refused"):
+    with pytest.raises(PortalError, match="reinstall the application"):
         lifecycle.register(portal)
     lifecycle.close()

@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 from tests.support.tls import make_certificates
 
 _HOST = "127.0.0.1"
+# What the real OAuth server names itself in a renewal's "domain".
+OAUTH_DOMAIN = "oauth.bitrix.info"
 _SCOPE = "biconnector"
 _USER_ID = 1
 _REQUEST_TIMEOUT = 10.0
@@ -111,6 +113,8 @@ class FakeBitrix:
         self.access_lifetime = access_lifetime
         self.refuse_int_settings = refuse_int_settings
         self.strict = strict
+        # Versions of the biconnector module before sourceCode refuse it as unknown.
+        self.knows_source_code = True
         self.delay = 0.0
         self.calls: list[tuple[str, str]] = []
         self.refreshes = 0
@@ -186,26 +190,30 @@ class FakeBitrix:
             return self._portals[member_id]
 
     def issue_tokens(self, member_id: str) -> dict[str, Any]:
-        """A fresh token pair as Bitrix24 puts it into an ONAPPINSTALL event's ``auth``."""
+        """A fresh token pair as Bitrix24 puts it into an ONAPPINSTALL event's ``auth``: as
+        documented for applications that use only the API, without ``expires`` and
+        ``user_id``."""
         with self._lock:
             portal = self._portals[member_id]
             tokens = self._new_tokens(member_id)
             return {
-                **tokens,
+                "access_token": tokens["access_token"],
+                "expires_in": tokens["expires_in"],
+                "scope": tokens["scope"],
                 "domain": portal.domain,
-                "member_id": member_id,
-                "client_endpoint": f"https://{portal.domain}/rest/",
                 "server_endpoint": f"{self.url}/rest/",
-                "application_token": portal.application_token,
                 "status": "L",
-                "user_id": _USER_ID,
+                "client_endpoint": f"https://{portal.domain}/rest/",
+                "member_id": member_id,
+                "refresh_token": tokens["refresh_token"],
+                "application_token": portal.application_token,
             }
 
     def install_event(self, member_id: str) -> dict[str, Any]:
-        """The whole ONAPPINSTALL event, nested, with a fresh token pair."""
+        """The whole ONAPPINSTALL event, nested, with a fresh token pair; like the documented
+        one, without ``event_handler_id``."""
         return {
             "event": "ONAPPINSTALL",
-            "event_handler_id": "0",
             "data": {"VERSION": "1", "LANGUAGE_ID": "en"},
             "ts": str(int(time.time())),
             "auth": self.issue_tokens(member_id),
@@ -218,7 +226,6 @@ class FakeBitrix:
         portal = self.portal(member_id)
         return {
             "event": "ONAPPUNINSTALL",
-            "event_handler_id": "1",
             "data": {"CLEAN": "0"},
             "ts": str(int(time.time())),
             "auth": {
@@ -318,17 +325,16 @@ class FakeBitrix:
 
     def _renewal(self, member_id: str) -> _Payload:
         tokens = self._new_tokens(member_id)
+        # As the documented answer: the OAuth server's own host as "domain", no "expires".
         return {
             "access_token": tokens["access_token"],
-            "expires": tokens["expires"],
             "expires_in": tokens["expires_in"],
             "scope": tokens["scope"],
-            "domain": self.domain,
+            "domain": OAUTH_DOMAIN,
             "server_endpoint": f"{self.url}/rest/",
             "status": "L",
             "client_endpoint": f"https://{self._portals[member_id].domain}/rest/",
             "member_id": member_id,
-            "user_id": _USER_ID,
             "refresh_token": tokens["refresh_token"],
         }
 
@@ -422,7 +428,14 @@ class FakeBitrix:
     def _checked_fields(self, fields: object, *, adding: bool) -> _Payload:
         if not isinstance(fields, dict) or not fields:
             raise _rejected("VALIDATION_FIELDS_NOT_PROVIDED", "Fields not provided.")
-        problem = _strict_problem(fields, adding) if self.strict else _problem(fields, adding)
+        known = (
+            _FIELDS
+            if self.knows_source_code
+            else {name: spec for name, spec in _FIELDS.items() if name != "sourceCode"}
+        )
+        problem = (
+            _strict_problem(fields, adding, known) if self.strict else _problem(fields, adding)
+        )
         if problem is not None:
             raise problem
         for setting in fields.get("settings", []):
@@ -566,8 +579,10 @@ def _problem(fields: _Payload, adding: bool) -> _Refusal | None:
     return None
 
 
-def _strict_problem(fields: _Payload, adding: bool) -> _Refusal | None:
-    unknown = [name for name in fields if name not in _FIELDS and name not in _READ_ONLY]
+def _strict_problem(
+    fields: _Payload, adding: bool, known: dict[str, tuple[str, bool]]
+) -> _Refusal | None:
+    unknown = [name for name in fields if name not in known and name not in _READ_ONLY]
     if unknown:
         return _rejected(
             "VALIDATION_UNKNOWN_PARAMETERS", f"Unknown parameters: {', '.join(unknown)}"
@@ -575,7 +590,7 @@ def _strict_problem(fields: _Payload, adding: bool) -> _Refusal | None:
     for name in _READ_ONLY:
         if name in fields:
             return _rejected("VALIDATION_READ_ONLY_FIELD", f'Field "{name}" is read only.')
-    for name, (kind, required) in _FIELDS.items():
+    for name, (kind, required) in known.items():
         if name not in fields:
             if adding and required:
                 return _rejected(

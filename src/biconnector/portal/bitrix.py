@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from b24pysdk.api.responses import BitrixAppInfoResponse
 from b24pysdk.credentials.auth import RenewedOAuth
 
 from biconnector import metrics
-from biconnector.portal.store import EXPIRY_MARGIN, Portal, Portals, Renewal, Tokens
+from biconnector.portal.store import EXPIRY_MARGIN, Portal, Portals, Tokens
 from biconnector.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,8 +59,24 @@ class Application(AbstractBitrixApp):  # type: ignore[misc]
     def configured(self) -> bool:
         return bool(self.client_id and self.client_secret)
 
-    def _oauth(self) -> Any:
-        return self._requester(self, timeout=self.timeout, max_retries=ATTEMPTS)
+    def _oauth(self, attempts: int = ATTEMPTS) -> Any:
+        return self._requester(self, timeout=self.timeout, max_retries=attempts)
+
+    def renew(self, refresh_token: str) -> Tokens:
+        """A new token pair for a refresh token, which works once.
+
+        The answer is read here rather than by the SDK's RenewedOAuth, which wants fields the
+        documented answer need not carry (`expires`, `user_id`): once the OAuth server has
+        answered, the old refresh token is spent, and the new one must not be lost to a
+        parse error. One attempt only, so that the portal's row is not locked for long.
+        """
+        answer = self._oauth(attempts=1).refresh_oauth_token(refresh_token)
+        access, refresh = answer.get("access_token"), answer.get("refresh_token")
+        if not isinstance(access, str) or not isinstance(refresh, str):
+            raise RenewalUnreadable("The OAuth server's answer holds no token pair.")
+        lifetime = _seconds(answer.get("expires_in"), 3600)
+        expires = _seconds(answer.get("expires"), int(time.time()) + lifetime)
+        return Tokens(access, refresh, expires)
 
     def get_oauth_token(self, code: str, **kwargs: Any) -> RenewedOAuth:
         return RenewedOAuth.from_dict(self._oauth().get_oauth_token(code))
@@ -91,19 +108,25 @@ class PortalToken(BitrixToken):  # type: ignore[misc]
     def refresh_and_set_oauth_token(self, **kwargs: Any) -> None:
         self._use(self._portals.renew(self.member_id, self.auth_token, self._refresh))
 
-    def _refresh(self, refresh_token: str) -> Renewal:
+    def _refresh(self, refresh_token: str) -> Tokens:
         try:
-            renewed = self.bitrix_app.refresh_oauth_token(refresh_token=refresh_token)
+            tokens: Tokens = self.bitrix_app.renew(refresh_token)
         except Exception:
             metrics.RENEWALS.labels("failed").inc()
             raise
         metrics.RENEWALS.labels("renewed").inc()
-        token = renewed.oauth_token
-        logger.info("renewed the access token of portal %s", renewed.domain or self.domain)
-        return Renewal(
-            Tokens(token.access_token, token.refresh_token, int(token.expires.timestamp())),
-            domain=renewed.domain,
-        )
+        logger.info("renewed the access token of portal %s", self.domain)
+        return tokens
+
+
+class RenewalUnreadable(Exception):
+    """The OAuth server answered a renewal with something that is not a token pair."""
+
+
+def _seconds(value: Any, default: int) -> int:
+    if isinstance(value, int | str) and str(value).strip().isdigit():
+        return int(value)
+    return default
 
 
 def client(portal: Portal, application: Application, portals: Portals) -> Any:

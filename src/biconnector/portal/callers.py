@@ -8,14 +8,19 @@ by another worker or replica, within CONFIRMED_FOR seconds.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 
-from biconnector.errors import CredentialInvalid, CredentialMissing
+from sqlalchemy.exc import SQLAlchemyError
+
+from biconnector.errors import CredentialInvalid, CredentialMissing, NotReady
 from biconnector.portal.keys import MEMBER_PARAMETER, SIGNATURE_PARAMETER
 from biconnector.portal.store import Portals
 
 CONFIRMED_FOR = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 class Callers:
@@ -46,7 +51,14 @@ class Callers:
 
     def confirm(self, member_id: str) -> None:
         """Ask the store whether the portal has the application installed (blocking)."""
-        if not self._portals.installed(member_id):
+        try:
+            installed = self._portals.installed(member_id)
+        except SQLAlchemyError as exc:
+            logger.warning("the application's database cannot be used: %s", type(exc).__name__)
+            raise NotReady(
+                "The service's own database cannot be used; the log has the details."
+            ) from exc
+        if not installed:
             raise CredentialInvalid("The portal of this URL has uninstalled the application.")
         self._confirmed[member_id] = time.monotonic() + CONFIRMED_FOR
 

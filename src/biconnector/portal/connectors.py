@@ -8,6 +8,7 @@ what is missing is added, and nothing is added twice.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-from b24pysdk.errors import BitrixAPIBadRequest
+from b24pysdk.errors import BitrixAPIBadRequest, BitrixAPIError
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Refused(Exception):
     def __init__(self, error: str, description: str) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
+        self.description = description
 
 
 @dataclass(frozen=True)
@@ -135,37 +137,83 @@ def is_ours(connector: Connector, existing: Mapping[str, Any]) -> bool:
     return existing.get("title") in connector.php_titles
 
 
-def register(client: Any, app_domain: str, credential: Mapping[str, str]) -> list[Registered]:
-    """Add or update the portal's connectors, and bind the uninstall handler."""
-    existing: Sequence[Mapping[str, Any]] = _result(client.biconnector.connector.list()) or []
-    done: list[Registered] = []
-    port_type = "INT"
-    for connector in CONNECTORS:
-        ids = [int(item["id"]) for item in existing if is_ours(connector, item)]
-        try:
-            values = fields(connector, app_domain, credential, port_type)
-            done += _put(client, connector, ids, values)
-        except (BitrixAPIBadRequest, Refused):
-            if port_type == "STRING":
-                raise
+@dataclass
+class _Accepted:
+    """What the portal takes, learnt from its refusals during one registration."""
+
+    port_type: str = "INT"
+    source_code: bool = True
+
+    def adapt(self, error: str, description: str) -> bool:
+        """Whether a refusal was one of the known differences between portals, now
+        adapted to; anything else is not retried."""
+        if error == "VALIDATION_SETTINGS_INVALID_TYPE" and self.port_type == "INT":
             # Some portals take only STRING settings (PROTOCOL.md).
             logger.info("the portal refused an INT setting; registering the port as STRING")
-            port_type = "STRING"
-            values = fields(connector, app_domain, credential, port_type)
-            done += _put(client, connector, ids, values)
+            self.port_type = "STRING"
+            return True
+        unknown = error == "VALIDATION_UNKNOWN_PARAMETERS" and "sourceCode" in description
+        if unknown and self.source_code:
+            logger.warning(
+                "the portal does not know sourceCode: the connectors are registered "
+                "without it and are not shown behind the MySQL and PostgreSQL tiles"
+            )
+            self.source_code = False
+            return True
+        return False
+
+
+def register(client: Any, app_domain: str, credential: Mapping[str, str]) -> list[Registered]:
+    """Add or update the portal's connectors, and bind the uninstall handler."""
+    accepted = _Accepted()
+    done: list[Registered] = []
+    for connector in CONNECTORS:
+        while True:
+            values = fields(connector, app_domain, credential, accepted.port_type)
+            if not accepted.source_code:
+                del values["sourceCode"]
+            try:
+                done += _put(client, connector, values)
+                break
+            except BitrixAPIBadRequest as exc:
+                if not accepted.adapt(exc.error, exc.error_description):
+                    raise
+            except Refused as exc:
+                if not accepted.adapt(exc.error, exc.description):
+                    raise
     bind_uninstall(client, f"{app_domain}/uninstall")
     return done
 
 
-def _put(
-    client: Any, connector: Connector, ids: list[int], values: dict[str, Any]
-) -> list[Registered]:
-    if not ids:
-        added = _result(client.biconnector.connector.add(values))
-        return [Registered(connector.engine, int(added["id"]), added=True)]
-    for connector_id in ids:
+def _ours(client: Any, connector: Connector) -> list[int]:
+    listed: Sequence[Mapping[str, Any]] = _result(client.biconnector.connector.list()) or []
+    return sorted(int(item["id"]) for item in listed if is_ours(connector, item))
+
+
+def _put(client: Any, connector: Connector, values: dict[str, Any]) -> list[Registered]:
+    updated = [cid for cid in _ours(client, connector) if _update(client, cid, values)]
+    if updated:
+        return [Registered(connector.engine, cid, added=False) for cid in updated]
+    added = int(_result(client.biconnector.connector.add(values))["id"])
+    # Two installs at once each found none and added one: both keep the lowest id and
+    # remove the others, which are new and have no sources yet.
+    ids = _ours(client, connector)
+    for duplicate in ids[1:]:
+        with contextlib.suppress(BitrixAPIError, Refused):
+            _result(client.biconnector.connector.delete(duplicate))
+    kept = ids[0] if ids else added
+    return [Registered(connector.engine, kept, added=kept == added)]
+
+
+def _update(client: Any, connector_id: int, values: dict[str, Any]) -> bool:
+    """Update one connector; False when it is gone (a concurrent install removed it)."""
+    try:
         _result(client.biconnector.connector.update(connector_id, values))
-    return [Registered(connector.engine, connector_id, added=False) for connector_id in ids]
+    except (BitrixAPIBadRequest, Refused) as exc:
+        if exc.error == "CONNECTOR_NOT_FOUND":
+            return False
+        raise
+    return True
 
 
 def _result(request: Any) -> Any:
@@ -182,5 +230,11 @@ def bind_uninstall(client: Any, handler: str) -> None:
     for item in handlers:
         if item.get("handler") != handler:
             client.event.unbind(event=UNINSTALL_EVENT, handler=item["handler"]).call()
-    if not any(item.get("handler") == handler for item in handlers):
+    if any(item.get("handler") == handler for item in handlers):
+        return
+    try:
         client.event.bind(event=UNINSTALL_EVENT, handler=handler).call()
+    except BitrixAPIBadRequest as exc:
+        # Another install bound it between the list and now ("Handler already binded").
+        if "already" not in exc.error_description.lower():
+            raise

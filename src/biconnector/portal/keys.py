@@ -42,7 +42,8 @@ class Keys:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def signed(self, member_id: str, signature: str) -> bool:
-        return hmac.compare_digest(self.signature(member_id), signature)
+        # As bytes: compare_digest refuses str with characters beyond ASCII.
+        return hmac.compare_digest(self.signature(member_id).encode(), signature.encode())
 
     def credential(self, member_id: str) -> dict[str, str]:
         """The query parameters the portal's connector URLs carry."""

@@ -11,22 +11,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from b24pysdk.credentials.oauth_event_data import OAuthEventData
-from b24pysdk.errors import (
-    BitrixAPIError,
-    BitrixRequestError,
-    BitrixResponseError,
-    BitrixSDKException,
-)
+from b24pysdk.errors import BitrixAPIError, BitrixSDKException
+from b24pysdk.errors.oauth import BitrixOAuthInvalidGrant
 
-from biconnector.errors import (
-    InstallRefused,
-    InvalidRequest,
-    NotConfigured,
-    PortalError,
-)
+from biconnector.errors import InstallRefused, NotConfigured, NotFound, PortalError
 from biconnector.portal import bitrix, connectors
-from biconnector.portal.store import Portal, Portals, Tokens
+from biconnector.portal.events import read_event
+from biconnector.portal.keys import UnreadableToken
+from biconnector.portal.store import Portal, PortalMissing, Portals, Tokens
 from biconnector.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,13 +40,11 @@ class Lifecycle:
         """Keep the portal of an ONAPPINSTALL event once the OAuth server has confirmed
         its token, then register the connectors there."""
         self._need_credentials()
-        event = _event(payload, "ONAPPINSTALL")
-        token = event.auth.oauth_token
-        if token is None:
-            raise InvalidRequest("The install event carries no access token (auth[access_token]).")
+        event = read_event(payload, "ONAPPINSTALL")
+        assert event.tokens is not None  # an install event's are read or refused
         with _portal_errors("The OAuth server"):
             try:
-                info = self.application.get_app_info(token.access_token).result
+                info = self.application.get_app_info(event.tokens.access_token).result
             except BitrixAPIError as exc:
                 logger.warning("app.info refused the install event's token: %s", exc.error)
                 raise InstallRefused(
@@ -62,29 +52,27 @@ class Lifecycle:
                 ) from exc
         if info.client_id != self.application.client_id:
             raise InstallRefused("The install event's token belongs to another application.")
-        if info.install.member_id != event.auth.member_id:
+        if info.install.member_id != event.member_id:
             raise InstallRefused("The install event names another portal than its token.")
         # From here on only what the OAuth server said is used, never the event's own claims.
         portal = Portal(
-            member_id=info.install.member_id,
-            domain=info.install.domain,
-            client_endpoint=info.install.client_endpoint,
+            member_id=str(info.install.member_id),
+            domain=str(info.install.domain),
+            client_endpoint=str(info.install.client_endpoint),
             scope=",".join(info.scope),
-            tokens=Tokens(
-                token.access_token, token.refresh_token or "", int(token.expires.timestamp())
-            ),
+            tokens=event.tokens,
             installed_at=datetime.datetime.now(datetime.UTC),
         )
-        self.portals.save(portal, event.auth.application_token)
+        self.portals.save(portal, event.application_token)
         logger.info("installed on portal %s (member %s)", portal.domain, portal.member_id)
         return portal, self.register(portal)
 
     def uninstall(self, payload: Mapping[str, Any]) -> str | None:
         """Forget the portal of an ONAPPUNINSTALL event carrying its application token;
         its member id, or None when it was not installed."""
-        event = _event(payload, "ONAPPUNINSTALL")
-        member_id = str(event.auth.member_id)
-        if not self.portals.has_application_token(member_id, event.auth.application_token):
+        event = read_event(payload, "ONAPPUNINSTALL")
+        member_id = event.member_id
+        if not self.portals.has_application_token(member_id, event.application_token):
             if self.portals.installed(member_id):
                 logger.warning(
                     "refused an uninstall event for %s: wrong application token", member_id
@@ -92,7 +80,7 @@ class Lifecycle:
                 raise InstallRefused("The uninstall event's application token is not the portal's.")
             return None
         self.portals.forget(member_id)
-        logger.info("uninstalled from portal %s (member %s)", event.auth.domain, member_id)
+        logger.info("uninstalled from portal %s (member %s)", event.domain, member_id)
         return member_id
 
     def register(self, portal: Portal) -> list[connectors.Registered]:
@@ -111,6 +99,17 @@ class Lifecycle:
             )
         return done
 
+    def renew(self, portal: Portal) -> None:
+        """Renew the portal's tokens now. A refresh token lapses when unused for long
+        (Bitrix24: 180 days), and connector calls never use it; `biconnector portals renew`
+        run regularly keeps every portal registrable."""
+        self._need_credentials()
+        with _portal_errors(f"The portal {portal.domain}"):
+            self.portals.renew(portal.member_id, portal.tokens.access_token, self._renewed)
+
+    def _renewed(self, refresh_token: str) -> Tokens:
+        return self.application.renew(refresh_token)
+
     def credential(self, portal: Portal) -> dict[str, str]:
         return self.portals.keys.credential(portal.member_id)
 
@@ -122,29 +121,26 @@ class Lifecycle:
             )
 
 
-def _event(payload: Mapping[str, Any], expected: str) -> OAuthEventData:
-    try:
-        event = OAuthEventData.from_dict(payload)
-    except BitrixSDKException as exc:
-        raise InvalidRequest(
-            f"This is not a Bitrix24 {expected} event: event, event_handler_id, ts and auth[...] "
-            "with member_id, domain, client_endpoint, server_endpoint and application_token "
-            "are expected."
-        ) from exc
-    if str(event.event).upper() != expected:
-        raise InvalidRequest(f"Expected the {expected} event, got {event.event!r}.")
-    return event
-
-
 @contextmanager
 def _portal_errors(who: str) -> Iterator[None]:
     """SDK failures as errors the caller can act on; their text, which can hold URLs with
     tokens, goes to the log only as its class and code."""
     try:
         yield
+    except BitrixOAuthInvalidGrant as exc:
+        logger.warning("the OAuth server refused to renew the tokens (%s)", who)
+        raise PortalError(
+            "The OAuth server no longer renews this portal's tokens (invalid_grant): "
+            "reinstall the application on the portal."
+        ) from exc
     except (BitrixAPIError, connectors.Refused) as exc:
         logger.warning("%s answered %s: %s", who, exc.__class__.__name__, exc.error)
         raise PortalError(f"{who} refused the request ({exc.error}).") from exc
-    except (BitrixRequestError, BitrixResponseError) as exc:
+    except (BitrixSDKException, bitrix.RenewalUnreadable) as exc:
+        # Transport failures, and answers that are not what Bitrix24 sends.
         logger.warning("%s could not be used: %s", who, exc.__class__.__name__)
         raise PortalError(f"{who} could not be reached or gave no usable answer.") from exc
+    except PortalMissing as exc:
+        raise NotFound(f"{who} has uninstalled the application meanwhile.") from exc
+    except UnreadableToken as exc:
+        raise NotConfigured(str(exc)) from exc

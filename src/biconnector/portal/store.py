@@ -30,12 +30,12 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    insert,
     inspect,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from biconnector.portal.keys import Keys
@@ -87,14 +87,6 @@ class Portal:
     installed_at: datetime.datetime
 
 
-@dataclass(frozen=True)
-class Renewal:
-    """What the OAuth server answers to a renewal."""
-
-    tokens: Tokens
-    domain: str | None = None
-
-
 class PortalMissing(LookupError):
     """The portal has uninstalled the application (or never installed it)."""
 
@@ -113,13 +105,15 @@ class Portals:
     def current(self) -> bool:
         """Whether the schema is at the newest migration."""
         with self._engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return False
-            revision = connection.execute(text("SELECT version_num FROM alembic_version"))
-            return revision.scalar() == SCHEMA_REVISION
+            return _at_head(connection)
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration; nothing happens when it is there."""
+        """Bring the schema to the newest migration; nothing happens when it is there.
+
+        Workers and replicas that start together all call this: the first takes a lock
+        (an advisory lock on PostgreSQL, GET_LOCK on MySQL, the write lock on SQLite), the
+        others wait for it and then find the schema current.
+        """
         if self.current():
             return
         # Alembic (and Mako under it) cost every worker about 10 MB; they are loaded only
@@ -129,7 +123,9 @@ class Portals:
 
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self._engine.begin() as connection:
+        with self._locked() as connection, _migrating(connection):
+            if _at_head(connection):
+                return
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -142,17 +138,8 @@ class Portals:
             "application_token": self.keys.fingerprint(application_token),
         }
         with self._locked() as connection:
-            known = connection.execute(
-                select(portals.c.member_id)
-                .where(portals.c.member_id == portal.member_id)
-                .with_for_update()
-            ).first()
-            if known is None:
-                connection.execute(insert(portals).values(values))
-            else:
-                connection.execute(
-                    update(portals).where(portals.c.member_id == portal.member_id).values(values)
-                )
+            # One statement, so that two installs of a new portal at once cannot both insert.
+            connection.execute(_upsert(connection.dialect.name, values))
 
     def get(self, member_id: str) -> Portal | None:
         with self._engine.connect() as connection:
@@ -184,7 +171,7 @@ class Portals:
             removed = connection.execute(delete(portals).where(portals.c.member_id == member_id))
         return bool(removed.rowcount)
 
-    def renew(self, member_id: str, used: str, refresh: Callable[[str], Renewal]) -> Tokens:
+    def renew(self, member_id: str, used: str, refresh: Callable[[str], Tokens]) -> Tokens:
         """Fresh tokens for the portal whose access token `used` has expired.
 
         The portal's row stays locked while the OAuth server is asked, so that of several
@@ -200,19 +187,18 @@ class Portals:
             kept = self._portal(row).tokens
             if kept.access_token != used and not kept.expired():
                 return kept
-            renewal = refresh(kept.refresh_token)
+            # The domain stays: a renewal's answer names the OAuth server, not the portal.
+            fresh = refresh(kept.refresh_token)
             values: dict[str, Any] = {
-                "access_token": self.keys.encrypt(renewal.tokens.access_token),
-                "refresh_token": self.keys.encrypt(renewal.tokens.refresh_token),
-                "expires_at": renewal.tokens.expires_at,
+                "access_token": self.keys.encrypt(fresh.access_token),
+                "refresh_token": self.keys.encrypt(fresh.refresh_token),
+                "expires_at": fresh.expires_at,
                 "renewed_at": _now(),
             }
-            if renewal.domain:
-                values["domain"] = renewal.domain
             connection.execute(
                 update(portals).where(portals.c.member_id == member_id).values(values)
             )
-        return renewal.tokens
+        return fresh
 
     @contextmanager
     def _locked(self) -> Iterator[Connection]:
@@ -249,6 +235,51 @@ class Portals:
             ),
             installed_at=_utc(row.installed_at),
         )
+
+
+def _at_head(connection: Connection) -> bool:
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    revision = connection.execute(text("SELECT version_num FROM alembic_version"))
+    return bool(revision.scalar() == SCHEMA_REVISION)
+
+
+# Any number, the same in every process: the key of the migration lock.
+_MIGRATION_LOCK = 0x6269636F
+
+
+@contextmanager
+def _migrating(connection: Connection) -> Iterator[None]:
+    """Hold the migration lock; SQLite's BEGIN IMMEDIATE is already one."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    elif dialect in ("mysql", "mariadb"):
+        connection.execute(text("SELECT GET_LOCK('biconnector_migrations', 300)"))
+    try:
+        yield
+    finally:
+        if dialect in ("mysql", "mariadb"):
+            connection.execute(text("SELECT RELEASE_LOCK('biconnector_migrations')"))
+
+
+def _upsert(dialect: str, values: dict[str, Any]) -> Any:
+    """INSERT of a portal's row that updates it when the member id is there already."""
+    changed = [name for name in values if name != "member_id"]
+    if dialect == "postgresql":
+        upsert = postgresql.insert(portals).values(values)
+        return upsert.on_conflict_do_update(
+            index_elements=[portals.c.member_id],
+            set_={name: upsert.excluded[name] for name in changed},
+        )
+    if dialect == "sqlite":
+        lite = sqlite.insert(portals).values(values)
+        return lite.on_conflict_do_update(
+            index_elements=[portals.c.member_id],
+            set_={name: lite.excluded[name] for name in changed},
+        )
+    duplicate = mysql.insert(portals).values(values)
+    return duplicate.on_duplicate_key_update({name: duplicate.inserted[name] for name in changed})
 
 
 def _same(left: str, right: str) -> bool:
