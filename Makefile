@@ -60,3 +60,41 @@ logs:
 
 clean: stop
 	rm -rf $(VENV) $(RUN) .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
+
+# Container targets, named after the PHP implementation's: the image from the Containerfile,
+# and the service with MariaDB, PostgreSQL and Redis from docker-compose.yml. Podman works
+# too: make docker-build DOCKER=podman, make docker-start COMPOSE=podman-compose WAIT=
+# (podman-compose has no --wait). BUILDAH_FORMAT=docker makes podman keep the image's
+# HEALTHCHECK, which its default OCI format has no room for; docker ignores it.
+DOCKER ?= docker
+COMPOSE ?= docker compose
+IMAGE ?= biconnector:local
+WAIT ?= --wait
+# The APP_ENV this Makefile exports for the native targets is left out, so that compose takes
+# APP_ENV from the environment, the command line or .env, or else its own default.
+COMPOSE_RUN = $(if $(filter file,$(origin APP_ENV)),env -u APP_ENV) \
+	BUILDAH_FORMAT=docker BICONNECTOR_IMAGE=$(IMAGE) $(COMPOSE)
+
+.PHONY: docker-build docker-start docker-restart docker-stop docker-logs docker-shell docker-clean
+
+docker-build: ## build the container image $(IMAGE) from the Containerfile
+	BUILDAH_FORMAT=docker $(DOCKER) build --file Containerfile --tag $(IMAGE) .
+
+docker-start: ## build and start the service with MariaDB, PostgreSQL and Redis in containers
+	$(COMPOSE_RUN) up --detach --build $(WAIT)
+	@echo "biconnector is listening on http://127.0.0.1:$${BICONNECTOR_PORT:-8000}"
+
+docker-stop: ## stop and remove the containers (the databases' and the service's volumes stay)
+	$(COMPOSE_RUN) down
+
+docker-restart: docker-stop docker-start ## rebuild and restart the containers
+
+docker-logs: ## follow the service container's log
+	$(COMPOSE_RUN) logs --follow --tail=50 biconnector
+
+docker-shell: ## a shell in the running service container
+	$(COMPOSE_RUN) exec biconnector /bin/bash
+
+docker-clean: ## remove the containers, their volumes (the demo databases too) and the image
+	$(COMPOSE_RUN) down --volumes --remove-orphans
+	-$(DOCKER) image rm $(IMAGE)
