@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -129,9 +130,17 @@ def test_a_data_call_logs_how_many_rows_it_sent(
     params = {"connection": db.connection(), "table": "users"}
     answer = Portal(service, "json").ok(db.engine, "data", params)
 
-    (line,) = [
-        r for r in caplog.records if getattr(r, "action", None) == "data" and hasattr(r, "status")
-    ]
+    def lines() -> list[logging.LogRecord]:
+        return [
+            r for r in caplog.records
+            if getattr(r, "action", None) == "data" and hasattr(r, "status")
+        ]  # fmt: skip
+
+    # The line is written once the last byte has gone, which can be after the client has it.
+    deadline = time.monotonic() + 5
+    while not lines() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (line,) = lines()
     assert getattr(line, "rows", None) == len(answer) - 1
     assert getattr(line, "table", None) == "users"
 

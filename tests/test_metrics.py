@@ -37,8 +37,8 @@ def value(found: Figures, name: str, **labels: str) -> float:
     return found.get((name, frozenset(labels.items())), 0.0)
 
 
-def test_requests_rows_bytes_and_the_cache_are_counted(db: Database) -> None:
-    settings = make_settings(cache_ttl_table_list=60)
+def test_requests_rows_bytes_and_the_cache_are_counted(db: Database, tmp_path: Path) -> None:
+    settings = make_settings(cache_ttl_table_list=60, cache_dir=tmp_path / "cache")
     with running_service(settings) as url:
         before = figures(url)
         connection = {"connection": db.connection()}
