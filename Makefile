@@ -35,7 +35,10 @@ stop: ## stop the service started by `make start`
 
 restart: stop start
 
-test: install ## run the test suite against the local MariaDB and PostgreSQL
+test: install ## run the test suite against the local MariaDB, PostgreSQL and Redis
+	@# The scale-out test puts Debian's nginx in front of three replicas.
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx; }
 	$(BIN)/pytest
 
 lint: install
