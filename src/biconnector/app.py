@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -367,6 +368,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(portals.upgrade)
         metrics.worker_started()
+        # What exists now (modules, settings, the app) lives as long as the process: moved out
+        # of the collector's sight, it is not scanned again by every full collection, which
+        # an export's many short-lived objects trigger often (measured: 0.5 s of a
+        # 1,000,000-row export).
+        gc.freeze()
         try:
             yield
         finally:

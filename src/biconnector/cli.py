@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 from typing import TYPE_CHECKING
 
@@ -64,15 +65,19 @@ def main(argv: list[str] | None = None) -> int:
             args.portals_command,
             getattr(args, "member_ids", []),
         )
-    # Migrations run once here, before the workers start, rather than in each worker.
-    state = Portals.of(settings)
-    try:
-        state.upgrade()
-    finally:
-        state.close()
     if args.command == "db":
+        state = Portals.of(settings)
+        try:
+            state.upgrade()
+        finally:
+            state.close()
         print(f"The application's database is up to date ({_where(settings)}).")
         return 0
+    # Migrations run once, before the workers start, and in a process of their own: Alembic
+    # would otherwise stay in the memory of the process that goes on to serve.
+    migrated = subprocess.run([sys.executable, "-m", "biconnector", "db", "upgrade"], check=False)
+    if migrated.returncode:
+        return migrated.returncode
     figures = settings.state_dir / f"metrics-{os.getpid()}"
     if settings.workers > 1:
         metrics.prepare_multiprocess(figures)

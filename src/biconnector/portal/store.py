@@ -35,7 +35,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from biconnector.portal.keys import Keys
@@ -265,6 +264,9 @@ def _migrating(connection: Connection) -> Iterator[None]:
 
 def _upsert(dialect: str, values: dict[str, Any]) -> Any:
     """INSERT of a portal's row that updates it when the member id is there already."""
+    # Each dialect's INSERT ... ON CONFLICT lives in its own module; only installs need one.
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
     changed = [name for name in values if name != "member_id"]
     if dialect == "postgresql":
         upsert = postgresql.insert(portals).values(values)
