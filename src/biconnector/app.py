@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -16,7 +17,6 @@ from contextlib import (
     nullcontext,
 )
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -298,13 +298,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "under this request's id."
             ) from exc
 
-    @cache
+    made: list[Lifecycle] = []
+    making = threading.Lock()
+
     def lifecycle() -> Lifecycle:
         # The SDK and what it imports hold about 30 MB in each process; only the install,
-        # the uninstall and re-registration need it, so the first of them loads it.
-        from biconnector.portal.lifecycle import Lifecycle
+        # the uninstall and re-registration need it, so the first of them loads it. They
+        # run in worker threads: the first one makes it, the others wait for it.
+        with making:
+            if not made:
+                from biconnector.portal.lifecycle import Lifecycle
 
-        return Lifecycle(settings, portals)
+                made.append(Lifecycle(settings, portals))
+            return made[0]
 
     async def install(request: Request) -> Response:
         payload = await read_params(request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,10 @@ def trust(ca_file: Path | None, state_dir: Path) -> None:
     bundle = state_dir / "bitrix24-ca-bundle.pem"
     bundle.parent.mkdir(parents=True, exist_ok=True)
     contents = Path(certifi.where()).read_bytes() + b"\n" + ca_file.read_bytes()
-    temporary = bundle.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_bytes(contents)
-    temporary.replace(bundle)
+    # Written aside and renamed, so that no process or thread ever reads half a bundle.
+    handle, temporary = tempfile.mkstemp(dir=bundle.parent, prefix=".ca-bundle-")
+    with os.fdopen(handle, "wb") as file:
+        file.write(contents)
+    os.replace(temporary, bundle)
     # requests reads it on every call it makes without an explicit `verify`, as the SDK's do.
     os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
