@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -94,10 +96,11 @@ def slow_view(pg_db: Database) -> Iterator[str]:
         execute(pg_db, "DROP VIEW slower")
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_stopping_service_lets_its_running_export_finish(
-    tmp_path: Path, pg_db: Database, slow_view: str
+    tmp_path: Path, pg_db: Database, slow_view: str, workers: str
 ) -> None:
-    with service_process(tmp_path, SHUTDOWN_TIMEOUT="30") as (url, process):
+    with service_process(tmp_path, SHUTDOWN_TIMEOUT="30", WORKERS=workers) as (url, process):
         answer: dict[str, httpx.Response] = {}
 
         def export() -> None:
@@ -112,8 +115,9 @@ def test_a_stopping_service_lets_its_running_export_finish(
         time.sleep(0.5)  # the export is under way
         process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"{url}/health", timeout=2)  # no new requests once stopping
+        # Refused at once, so that a proxy takes the request elsewhere.
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/health", timeout=2)
         exporting.join(timeout=60)
         # uvicorn exits by the signal it caught, once it has shut down cleanly.
         assert process.wait(timeout=30) in (0, -signal.SIGTERM)
@@ -125,18 +129,21 @@ def test_a_stopping_service_lets_its_running_export_finish(
 def test_an_export_longer_than_the_shutdown_timeout_is_cut(
     tmp_path: Path, pg_db: Database, slow_view: str
 ) -> None:
-    with service_process(tmp_path, SHUTDOWN_TIMEOUT="1") as (url, process):
-        answer: dict[str, bytes] = {}
+    settings = {"SHUTDOWN_TIMEOUT": "1", "DATA_KEEPALIVE_INTERVAL": "0.2"}
+    with service_process(tmp_path, **settings) as (url, process):
+        answer: dict[str, Any] = {"data": b""}
 
         def export() -> None:
-            body = {"connection": pg_db.connection(), "table": slow_view}
+            body = {"connection": pg_db.connection(), "table": slow_view, "select": ["n"]}
             with (
                 contextlib.suppress(httpx.TransportError),
                 httpx.stream(
                     "POST", f"{url}/connectors/postgresql/data", json=body, timeout=60
                 ) as response,
             ):
-                answer["data"] = b"".join(response.iter_raw())
+                answer["status"] = response.status_code
+                for chunk in response.iter_raw():
+                    answer["data"] += chunk
 
         exporting = threading.Thread(target=export)
         exporting.start()
@@ -145,6 +152,95 @@ def test_an_export_longer_than_the_shutdown_timeout_is_cut(
         process.wait(timeout=30)
         exporting.join(timeout=30)
 
-    # The process left before the export's 6 seconds were up: its answer was cut short.
+    # The export had begun (its status and header had gone out), and the process left before
+    # its 6 seconds were up: its answer was cut short.
+    assert answer["status"] == 200
+    assert answer["data"].startswith(b'[["n"]')
     with pytest.raises(ValueError):  # noqa: PT011 - whatever arrived is not a whole answer
-        json.loads(answer.get("data", b""))
+        json.loads(answer["data"])
+
+
+@pytest.fixture
+def breaking_view(pg_db: Database) -> Iterator[str]:
+    execute(pg_db, "CREATE VIEW breaking AS SELECT n, 1 / (n - 150000) AS inverse"
+                   " FROM generate_series(1, 200000) AS n")  # fmt: skip
+    try:
+        yield "breaking"
+    finally:
+        execute(pg_db, "DROP VIEW breaking")
+
+
+def test_an_export_that_fails_midway_is_counted_as_cut(pg_db: Database, breaking_view: str) -> None:
+    with running_service(make_settings()) as url:
+        before = figures(url)
+        body = {"connection": pg_db.connection(), "table": breaking_view}
+        with (
+            contextlib.suppress(httpx.TransportError),
+            httpx.stream(
+                "POST", f"{url}/connectors/postgresql/data", json=body, timeout=60
+            ) as response,
+        ):
+            assert response.status_code == 200
+            for _ in response.iter_raw():
+                pass
+        deadline = time.monotonic() + 5
+        while True:
+            after = figures(url)
+            cut = value(after, "biconnector_requests_total", endpoint="postgresql/data",
+                        status="cut")  # fmt: skip
+            if cut > value(before, "biconnector_requests_total", endpoint="postgresql/data",
+                           status="cut") or time.monotonic() > deadline:  # fmt: skip
+                break
+            time.sleep(0.05)
+
+    grew = cut - value(before, "biconnector_requests_total", endpoint="postgresql/data",
+                       status="cut")  # fmt: skip
+    assert grew == 1
+    assert value(after, "biconnector_export_rows_total", engine="postgresql") == value(
+        before, "biconnector_export_rows_total", engine="postgresql"
+    )
+
+
+def test_a_worker_that_dies_is_replaced_and_its_gauges_dropped(tmp_path: Path) -> None:
+    # Named by the operator (who creates it, as prometheus_client wants), so that the test
+    # can watch the workers' files.
+    figures_dir = tmp_path / "figures"
+    figures_dir.mkdir()
+    with service_process(tmp_path, WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(figures_dir)) as (
+        url,
+        process,
+    ):
+        deadline = time.monotonic() + 20
+        while len(_workers(process.pid)) < 2:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.2)
+        first = _workers(process.pid)
+        dead = first[0]
+        os.kill(dead, signal.SIGKILL)
+
+        deadline = time.monotonic() + 30
+        while True:
+            replacements = set(_workers(process.pid)) - set(first)
+            started = [pid for pid in replacements
+                       if (figures_dir / f"gauge_livesum_{pid}.db").exists()]  # fmt: skip
+            if started and value(figures(url), "biconnector_worker_processes") == 2:
+                break
+            assert time.monotonic() < deadline, "no replacement was counted"
+            time.sleep(0.2)
+
+        assert not (figures_dir / f"gauge_livesum_{dead}.db").exists()
+        assert value(figures(url), "biconnector_worker_processes") == 2
+
+
+def _workers(supervisor: int) -> list[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [pid for pid in map(int, children) if _is_worker(pid)]
+
+
+def _is_worker(pid: int) -> bool:
+    # uvicorn's workers are spawned multiprocessing children (not its resource tracker).
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # it has just ended
+        return False
+    return b"spawn_main" in command

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from biconnector import logs, metrics
+from biconnector import logs, serving
 from biconnector.cache import Answers, open_cache
 from biconnector.errors import ConnectorError
 from biconnector.portal.keys import UnreadableToken
@@ -46,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     renew.add_argument("member_ids", nargs="*", help="only these portals (default: all)")
     database = commands.add_parser("db", help="the application's own database")
     database.add_argument("db_command", choices=["upgrade"], help="apply its migrations")
+    database.add_argument("--quiet", action="store_true", help="print nothing when it works")
     args = parser.parse_args(argv)
 
     try:
@@ -66,39 +64,24 @@ def main(argv: list[str] | None = None) -> int:
             getattr(args, "member_ids", []),
         )
     if args.command == "db":
-        state = Portals.of(settings)
-        try:
-            state.upgrade()
-        finally:
-            state.close()
-        print(f"The application's database is up to date ({_where(settings)}).")
-        return 0
-    # Migrations run once, before the workers start, and in a process of their own: Alembic
-    # would otherwise stay in the memory of the process that goes on to serve.
-    migrated = subprocess.run([sys.executable, "-m", "biconnector", "db", "upgrade"], check=False)
-    if migrated.returncode:
-        return migrated.returncode
-    figures = settings.state_dir / f"metrics-{os.getpid()}"
-    if settings.workers > 1:
-        metrics.prepare_multiprocess(figures)
+        return _upgrade(settings, quiet=args.quiet)
+    return serving.serve(settings, args.host, args.port)
+
+
+def _upgrade(settings: Settings, *, quiet: bool) -> int:
+    state = Portals.of(settings)
     try:
-        _serve(settings, args.host, args.port)
+        state.upgrade()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"The application's database ({_where(settings)}) cannot be used: {reason}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     finally:
-        shutil.rmtree(figures, ignore_errors=True)
+        state.close()
+    if not quiet:
+        print(f"The application's database is up to date ({_where(settings)}).")
     return 0
-
-
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    uvicorn.run(
-        "biconnector.app:serve_app",
-        factory=True,
-        host=host or settings.bind_host,
-        port=port or settings.bind_port,
-        workers=settings.workers,
-        timeout_graceful_shutdown=settings.shutdown_timeout,
-        log_config=None,
-        access_log=False,
-    )
 
 
 async def _clear_cache(settings: Settings) -> int:

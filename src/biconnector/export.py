@@ -76,5 +76,8 @@ async def body(
                 yield b"," + chunk
             chunk = await anext(rest, None)
         yield b"]"
+        # Reached once the last byte has gone out: an export that failed, was cut short by
+        # a shutdown or lost its client never gets here.
+        logs.note(complete=True)
     finally:
         logs.note(rows=rows)

@@ -1,14 +1,15 @@
 """Prometheus metrics, served at GET /metrics.
 
 With several worker processes (WORKERS), `biconnector serve` points PROMETHEUS_MULTIPROC_DIR
-at a directory of its own before the workers start, and each worker writes its figures
-there (prometheus_client's multiprocess mode); whichever worker answers /metrics reports
-the sum over all of them.
+at a directory of its own before the workers start (a new temporary one, unless the operator
+named one), and each worker writes its figures there (prometheus_client's multiprocess
+mode); whichever worker answers /metrics reports the sum over all of them.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,17 @@ def endpoint(path: str, facts: Mapping[str, Any]) -> str:
 def observe(path: str, status: int, seconds: float, sent: int, facts: Mapping[str, Any]) -> None:
     """Count one answered request from the facts its log line reports."""
     name = endpoint(path, facts)
-    REQUESTS.labels(name, str(status)).inc()
-    DURATION.labels(name).observe(seconds)
+    label = str(status)
     if facts.get("action") == "data" and status == 200:
-        ROWS.labels(facts["engine"]).inc(facts.get("rows", 0))
-        BYTES.labels(facts["engine"]).inc(sent)
+        if facts.get("complete"):
+            ROWS.labels(facts["engine"]).inc(facts.get("rows", 0))
+            BYTES.labels(facts["engine"]).inc(sent)
+        else:
+            # Its 200 had gone out, but not its last row: failed in the database, cut by a
+            # shutdown, or left by its client.
+            label = "cut"
+    REQUESTS.labels(name, label).inc()
+    DURATION.labels(name).observe(seconds)
     if facts.get("cache") in ("hit", "miss"):
         CACHE.labels(facts["cache"]).inc()
 
@@ -96,13 +103,26 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def prepare_multiprocess(directory: Path) -> None:
+def prepare_multiprocess() -> Path:
     """Called by `biconnector serve` before its workers start: an empty directory for their
-    figures, named in the environment they inherit."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
-    os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+    figures, named in the environment they inherit. PROMETHEUS_MULTIPROC_DIR when the
+    operator set it (emptied), else a new one under the system's temporary directory."""
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="biconnector-metrics-"))
+        os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+    return directory
+
+
+def worker_died(pid: int) -> None:
+    """Drop the live gauges of a worker that died without stopping (its supervisor starts
+    another)."""
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def worker_started() -> None:
