@@ -12,6 +12,7 @@ from tests.support.databases import (
     LONG_COLUMN_ONE,
     LONG_TABLE,
     Database,
+    created,
     mysql_admin,
     postgres_admin,
     unique_name,
@@ -265,14 +266,9 @@ def test_a_table_the_user_may_only_write_is_not_found(
 @pytest.fixture
 def case_twins(mysql_db: Database) -> Iterator[Database]:
     """Two MySQL tables whose names differ only by case (lower_case_table_names=0)."""
-    with mysql_admin() as admin:
-        admin.execute(f"CREATE TABLE `{mysql_db.name}`.`CaseTwin` (upper_col INT)")
-        admin.execute(f"CREATE TABLE `{mysql_db.name}`.`casetwin` (lower_col INT)")
-    try:
+    tables = ["CREATE TABLE `CaseTwin` (upper_col INT)", "CREATE TABLE `casetwin` (lower_col INT)"]
+    with created(mysql_db, tables, ["DROP TABLE `CaseTwin`, `casetwin`"]):
         yield mysql_db
-    finally:
-        with mysql_admin() as admin:
-            admin.execute(f"DROP TABLE `{mysql_db.name}`.`CaseTwin`, `{mysql_db.name}`.`casetwin`")
 
 
 def test_mysql_tables_that_differ_only_by_case_are_both_listed(

@@ -17,6 +17,7 @@ from biconnector.portal.store import Portal, Tokens
 from tests.conftest import make_settings
 from tests.support.databases import (
     Database,
+    created,
     execute,
     mysql_admin,
     postgres_admin,
@@ -169,14 +170,10 @@ def test_a_database_in_another_encoding_exports_utf8(service: str, win1251: Data
 
 @pytest.fixture
 def huge_blob(mysql_db: Database) -> Iterator[Database]:
-    with mysql_admin() as admin:
-        admin.execute(f"CREATE TABLE `{mysql_db.name}`.huge (id INT, data LONGBLOB)")
-        admin.execute(f"INSERT INTO `{mysql_db.name}`.huge VALUES (1, REPEAT('a', 13000000))")
-    try:
+    table = ["CREATE TABLE huge (id INT, data LONGBLOB)",
+             "INSERT INTO huge VALUES (1, REPEAT('a', 13000000))"]  # fmt: skip
+    with created(mysql_db, table, ["DROP TABLE huge"]):
         yield mysql_db
-    finally:
-        with mysql_admin() as admin:
-            admin.execute(f"DROP TABLE `{mysql_db.name}`.huge")
 
 
 def test_a_row_too_large_for_mysql_is_an_error_never_a_null(

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_settings
-from tests.support.databases import Database, execute
+from tests.support.databases import Database, created
 from tests.support.service import running_service, service_process
 
 Figures = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -88,12 +88,12 @@ def test_metrics_are_summed_over_the_worker_processes(tmp_path: Path) -> None:
 
 @pytest.fixture
 def slow_view(pg_db: Database) -> Iterator[str]:
-    execute(pg_db, "CREATE VIEW slower AS SELECT pg_sleep(2)::text AS waited, n"
-                   " FROM generate_series(1, 3) AS n")  # fmt: skip
-    try:
+    view = (
+        "CREATE VIEW slower AS SELECT pg_sleep(2)::text AS waited, n"
+        " FROM generate_series(1, 3) AS n"
+    )
+    with created(pg_db, [view], ["DROP VIEW slower"]):
         yield "slower"
-    finally:
-        execute(pg_db, "DROP VIEW slower")
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -162,12 +162,12 @@ def test_an_export_longer_than_the_shutdown_timeout_is_cut(
 
 @pytest.fixture
 def breaking_view(pg_db: Database) -> Iterator[str]:
-    execute(pg_db, "CREATE VIEW breaking AS SELECT n, 1 / (n - 150000) AS inverse"
-                   " FROM generate_series(1, 200000) AS n")  # fmt: skip
-    try:
+    view = (
+        "CREATE VIEW breaking AS SELECT n, 1 / (n - 150000) AS inverse"
+        " FROM generate_series(1, 200000) AS n"
+    )
+    with created(pg_db, [view], ["DROP VIEW breaking"]):
         yield "breaking"
-    finally:
-        execute(pg_db, "DROP VIEW breaking")
 
 
 def test_an_export_that_fails_midway_is_counted_as_cut(pg_db: Database, breaking_view: str) -> None:

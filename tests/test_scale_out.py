@@ -20,7 +20,7 @@ import pytest
 
 from tests.portal.conftest import state_database
 from tests.support.bitrix import FakeBitrix
-from tests.support.databases import Database, execute
+from tests.support.databases import Database, created
 from tests.support.php import http_build_query
 from tests.support.proxy import nginx
 from tests.support.service import SENT_PASSWORDS, free_port, service_process
@@ -35,12 +35,12 @@ SENT_PASSWORDS.update({CLIENT_SECRET, APP_SECRET})
 
 @pytest.fixture
 def slow_view(pg_db: Database) -> Iterator[str]:
-    execute(pg_db, "CREATE VIEW slowest AS SELECT pg_sleep(1.5)::text AS waited, n"
-                   " FROM generate_series(1, 4) AS n")  # fmt: skip
-    try:
+    view = (
+        "CREATE VIEW slowest AS SELECT pg_sleep(1.5)::text AS waited, n"
+        " FROM generate_series(1, 4) AS n"
+    )
+    with created(pg_db, [view], ["DROP VIEW slowest"]):
         yield "slowest"
-    finally:
-        execute(pg_db, "DROP VIEW slowest")
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,3 +253,13 @@ def execute(db: Database, *statements: str) -> list[Any]:
         for statement in statements:
             admin.execute(statement)
         return list(admin.fetchall())
+
+
+@contextlib.contextmanager
+def created(db: Database, create: Sequence[str], drop: Sequence[str]) -> Iterator[None]:
+    """Objects made in ``db`` for one test, dropped after it even when it fails."""
+    execute(db, *create)
+    try:
+        yield
+    finally:
+        execute(db, *drop)
