@@ -30,8 +30,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bench import tables
-from biconnector.portal.lifecycle import Lifecycle
-from biconnector.portal.store import Portal, Tokens
+from biconnector.portal.store import Portal, Portals, Tokens
 from biconnector.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,8 +210,8 @@ def signed_query() -> str:
         bitrix24_client_secret=SERVICE_ENV["BITRIX24_CLIENT_SECRET"],
         state_dir=STATE_DIR,
     )
-    lifecycle = Lifecycle(settings)
-    lifecycle.portals.upgrade()
+    portals = Portals.of(settings)
+    portals.upgrade()
     portal = Portal(
         member_id="be0c4be0c4be0c4be0c4be0c4be0c4be",
         domain="bench.bitrix24.com",
@@ -221,9 +220,9 @@ def signed_query() -> str:
         tokens=Tokens("access", "refresh", int(time.time()) + 3600),
         installed_at=datetime.datetime.now(datetime.UTC),
     )
-    lifecycle.portals.save(portal, "bench-application-token")
-    query = urlencode(lifecycle.credential(portal))
-    lifecycle.close()
+    portals.save(portal, "bench-application-token")
+    query = urlencode(portals.keys.credential(portal.member_id))
+    portals.close()
     return query
 
 

@@ -12,8 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from biconnector.portal.lifecycle import Lifecycle
-from biconnector.portal.store import Portal, Tokens
+from biconnector.portal.store import Portal, Portals, Tokens
 from tests.conftest import make_settings
 from tests.support.databases import (
     Database,
@@ -210,7 +209,7 @@ def test_exports_beyond_the_portals_limit_get_a_429(db: Database, tmp_path: Path
         app_database_url=f"sqlite:///{tmp_path / 'state.sqlite3'}",
     )
     with running_service(settings) as url:
-        lifecycle = Lifecycle(settings)
+        portals = Portals.of(settings)
         portal = Portal(
             member_id="c0ffee00c0ffee00c0ffee00c0ffee00",
             domain="example.bitrix24.com",
@@ -219,9 +218,9 @@ def test_exports_beyond_the_portals_limit_get_a_429(db: Database, tmp_path: Path
             tokens=Tokens("access", "refresh", int(time.time()) + 3600),
             installed_at=datetime.datetime.now(datetime.UTC),
         )
-        lifecycle.portals.save(portal, "application-token")
-        signed = urlencode(lifecycle.credential(portal))
-        lifecycle.close()
+        portals.save(portal, "application-token")
+        signed = urlencode(portals.keys.credential(portal.member_id))
+        portals.close()
         params = {"connection": db.connection(), "table": "slow"}
         endpoint = f"{url}/connectors/{db.engine}/data"
         with httpx.stream("POST", f"{endpoint}?{signed}", json=params, timeout=30) as first:

@@ -88,7 +88,8 @@ class Lifecycle:
         self._need_credentials()
         client = bitrix.client(portal, self.application, self.portals)
         with _portal_errors(f"The portal {portal.domain}"):
-            done = connectors.register(client, self.settings.app_domain, self.credential(portal))
+            credential = self.portals.keys.credential(portal.member_id)
+            done = connectors.register(client, self.settings.app_domain, credential)
         for item in done:
             logger.info(
                 "%s the %s connector %d on %s",
@@ -109,9 +110,6 @@ class Lifecycle:
 
     def _renewed(self, refresh_token: str) -> Tokens:
         return self.application.renew(refresh_token)
-
-    def credential(self, portal: Portal) -> dict[str, str]:
-        return self.portals.keys.credential(portal.member_id)
 
     def _need_credentials(self) -> None:
         if not self.application.configured:
