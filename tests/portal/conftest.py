@@ -103,3 +103,13 @@ def state_database(kind: str) -> Iterator[str]:
     else:
         with mysql_database() as db:
             yield f"mysql+pymysql://{db.username}@{db.host}:{db.port}/{db.name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def every_state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database for the application's state on each engine it may live on."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'every-state.sqlite3'}"
+        return
+    with state_database(request.param) as url:
+        yield url

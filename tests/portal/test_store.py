@@ -17,7 +17,6 @@ from alembic.script import ScriptDirectory
 from biconnector.portal import store
 from biconnector.portal.keys import Keys
 from biconnector.portal.store import Portal, Portals, Tokens
-from tests.portal.conftest import state_database
 
 
 def test_the_schema_revision_is_the_newest_migration() -> None:
@@ -27,20 +26,11 @@ def test_the_schema_revision_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == store.SCHEMA_REVISION
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def portals(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Portals]:
-    def opened(url: str) -> Portals:
-        return Portals(url, Keys(b"k" * 32))
-
-    if request.param == "sqlite":
-        kept = opened(f"sqlite:///{tmp_path / 'state.sqlite3'}")
-        yield kept
-        kept.close()
-        return
-    with state_database(request.param) as url:
-        kept = opened(url)
-        yield kept
-        kept.close()
+@pytest.fixture
+def portals(every_state_url: str) -> Iterator[Portals]:
+    kept = Portals(every_state_url, Keys(b"k" * 32))
+    yield kept
+    kept.close()
 
 
 def test_a_portal_round_trips_on_every_engine(portals: Portals) -> None:
@@ -71,19 +61,10 @@ def test_a_portal_round_trips_on_every_engine(portals: Portals) -> None:
     assert portals.get(portal.member_id) is None
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    with state_database(request.param) as url:
-        yield url
-
-
-def test_workers_starting_together_migrate_once(fresh_url: str, tmp_path: Path) -> None:
+def test_workers_starting_together_migrate_once(every_state_url: str, tmp_path: Path) -> None:
     environment = {
         "PATH": os.environ["PATH"],
-        "APP_DATABASE_URL": fresh_url,
+        "APP_DATABASE_URL": every_state_url,
         "STATE_DIR": str(tmp_path / "state"),
         "LOG_LEVEL": "WARNING",
     }
@@ -101,6 +82,6 @@ def test_workers_starting_together_migrate_once(fresh_url: str, tmp_path: Path) 
     errors = [start.communicate(timeout=120)[1] for start in starts]
 
     assert [start.returncode for start in starts] == [0] * 5, errors
-    migrated = Portals(fresh_url, Keys(b"k" * 32))
+    migrated = Portals(every_state_url, Keys(b"k" * 32))
     assert migrated.current()
     migrated.close()

@@ -4,14 +4,13 @@ many workers find a token expired at once, the OAuth server is asked once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from biconnector.errors import PortalError
 from biconnector.portal.lifecycle import Lifecycle
-from tests.portal.conftest import App, app_settings, state_database
+from tests.portal.conftest import App, app_settings
 from tests.support.bitrix import FakeBitrix
 
 MEMBER = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"
@@ -40,19 +39,10 @@ def test_an_expired_access_token_is_renewed_and_kept(app: App, bitrix: FakeBitri
     lifecycle.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-        return
-    with state_database(request.param) as url:
-        yield url
-
-
 def test_workers_renewing_at_once_spend_the_refresh_token_once(
-    bitrix: FakeBitrix, tmp_path: Path, database_url: str
+    bitrix: FakeBitrix, tmp_path: Path, every_state_url: str
 ) -> None:
-    settings = app_settings(bitrix, tmp_path, app_database_url=database_url)
+    settings = app_settings(bitrix, tmp_path, app_database_url=every_state_url)
     installer = Lifecycle(settings)
     installer.portals.upgrade()
     bitrix.add_portal(MEMBER)
