@@ -14,7 +14,6 @@ import datetime
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +71,10 @@ class Application(AbstractBitrixApp):  # type: ignore[misc]
         parse error. One attempt only, so that the portal's row is not locked for long.
         """
         answer = self._oauth(attempts=1).refresh_oauth_token(refresh_token)
-        access, refresh = answer.get("access_token"), answer.get("refresh_token")
-        if not isinstance(access, str) or not isinstance(refresh, str):
-            raise RenewalUnreadable("The OAuth server's answer holds no token pair.")
-        lifetime = _seconds(answer.get("expires_in"), 3600)
-        expires = _seconds(answer.get("expires"), int(time.time()) + lifetime)
-        return Tokens(access, refresh, expires)
+        try:
+            return Tokens.read(answer)
+        except KeyError as exc:
+            raise RenewalUnreadable("The OAuth server's answer holds no token pair.") from exc
 
     def get_oauth_token(self, code: str, **kwargs: Any) -> RenewedOAuth:
         return RenewedOAuth.from_dict(self._oauth().get_oauth_token(code))
@@ -122,12 +119,6 @@ class PortalToken(BitrixToken):  # type: ignore[misc]
 
 class RenewalUnreadable(Exception):
     """The OAuth server answered a renewal with something that is not a token pair."""
-
-
-def _seconds(value: Any, default: int) -> int:
-    if isinstance(value, int | str) and str(value).strip().isdigit():
-        return int(value)
-    return default
 
 
 def client(portal: Portal, application: Application, portals: Portals) -> Any:

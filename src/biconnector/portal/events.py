@@ -9,7 +9,6 @@ until the OAuth server or the kept application token confirms it.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +18,6 @@ from biconnector.portal.store import Tokens
 
 # Bitrix24's member ids are 32 hex digits; anything of this alphabet and size is accepted.
 _MEMBER_ID = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
-# An access token lives an hour unless the event says otherwise.
-DEFAULT_LIFETIME = 3600
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,11 @@ def read_event(payload: Mapping[str, Any], expected: str) -> Event:
         raise InvalidRequest("auth[member_id] is not a Bitrix24 member id.")
     tokens = None
     if expected == "ONAPPINSTALL":
-        tokens = _tokens(auth, payload.get("ts"))
+        try:
+            # Without a refresh token the portal could be served for an hour, then never.
+            tokens = Tokens.read(auth, issued=payload.get("ts"))
+        except KeyError as exc:
+            raise InvalidRequest(f"The {expected} event carries no auth[{exc.args[0]}].") from exc
     return Event(
         name=expected,
         member_id=member_id,
@@ -57,26 +58,8 @@ def read_event(payload: Mapping[str, Any], expected: str) -> Event:
     )
 
 
-def _tokens(auth: Mapping[str, Any], ts: Any) -> Tokens:
-    lifetime = _number(auth.get("expires_in"), DEFAULT_LIFETIME)
-    issued = _number(ts, int(time.time()))
-    expires = _number(auth.get("expires"), issued + lifetime)
-    return Tokens(
-        access_token=_text(auth, "access_token", "ONAPPINSTALL"),
-        # Without it the portal could be served for an hour and then never again.
-        refresh_token=_text(auth, "refresh_token", "ONAPPINSTALL"),
-        expires_at=expires,
-    )
-
-
 def _text(auth: Mapping[str, Any], name: str, event: str) -> str:
     value = auth.get(name)
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"The {event} event carries no auth[{name}].")
     return value.strip()
-
-
-def _number(value: Any, default: int) -> int:
-    if isinstance(value, int | str) and str(value).strip().isdigit():
-        return int(value)
-    return default

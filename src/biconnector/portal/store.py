@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,8 @@ SCHEMA_REVISION = "0001"
 
 # An access token this close to its end is renewed before use rather than after a refusal.
 EXPIRY_MARGIN = 60
+# An access token lives an hour unless Bitrix24 says otherwise.
+DEFAULT_LIFETIME = 3600
 
 metadata = MetaData()
 
@@ -69,6 +71,15 @@ class Tokens:
     access_token: str
     refresh_token: str
     expires_at: int
+
+    @classmethod
+    def read(cls, fields: Mapping[str, Any], issued: Any = None) -> Tokens:
+        """The pair as Bitrix24 writes it, in an install event's auth[...] or in the OAuth
+        server's answer to a renewal: `expires` when given, else `issued` (the event's `ts`,
+        or now) plus `expires_in` (an hour when absent). KeyError names a missing token."""
+        lifetime = _seconds(fields.get("expires_in"), DEFAULT_LIFETIME)
+        expires = _seconds(fields.get("expires"), _seconds(issued, int(time.time())) + lifetime)
+        return cls(_token(fields, "access_token"), _token(fields, "refresh_token"), expires)
 
     def expired(self) -> bool:
         return time.time() >= self.expires_at - EXPIRY_MARGIN
@@ -286,6 +297,19 @@ def _upsert(dialect: str, values: dict[str, Any]) -> Any:
 
 def _same(left: str, right: str) -> bool:
     return hmac.compare_digest(left, right)
+
+
+def _token(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise KeyError(name)
+    return value.strip()
+
+
+def _seconds(value: Any, default: int) -> int:
+    if isinstance(value, int | str) and str(value).strip().isdigit():
+        return int(value)
+    return default
 
 
 def _utc(moment: datetime.datetime) -> datetime.datetime:
