@@ -103,20 +103,19 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def prepare_multiprocess() -> Path:
+def prepare_multiprocess() -> Path | None:
     """Called by `biconnector serve` before its workers start: an empty directory for their
     figures, named in the environment they inherit. PROMETHEUS_MULTIPROC_DIR when the
-    operator set it (emptied), else a new one under the system's temporary directory."""
+    operator set it (emptied), else a new temporary one, which is returned for the caller
+    to remove."""
     given = os.environ.get(MULTIPROCESS_VARIABLE)
     if given:
-        directory = Path(given)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):
+        for stale in Path(given).glob("*.db"):
             stale.unlink()
-    else:
-        directory = Path(tempfile.mkdtemp(prefix="biconnector-metrics-"))
-        os.environ[MULTIPROCESS_VARIABLE] = str(directory)
-    return directory
+        return None
+    made = tempfile.mkdtemp(prefix="biconnector-metrics-")
+    os.environ[MULTIPROCESS_VARIABLE] = made
+    return Path(made)
 
 
 def worker_died(pid: int) -> None:

@@ -3,7 +3,6 @@ worker processes."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -33,14 +32,13 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     if settings.workers == 1:
         uvicorn.run("biconnector.app:serve_app", **options)
         return 0
-    given = metrics.MULTIPROCESS_VARIABLE in os.environ
-    figures = metrics.prepare_multiprocess()
+    made = metrics.prepare_multiprocess()
     try:
         config = uvicorn.Config("biconnector.app:serve_app", **options)
         _Supervisor(config, sockets=[config.bind_socket()]).run()
     finally:
-        if not given:
-            shutil.rmtree(figures, ignore_errors=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return 0
 
 
