@@ -338,21 +338,27 @@ in_image() {
         "${IMAGE_ENV[@]}" "HOME=$home" "${overrides[@]}" "$@"
 }
 
+# Waits up to $1 seconds for the service process to end, dying with $2 if it does not;
+# its exit status is left in $code.
+await_exit() {
+    local deadline=$((SECONDS + $1))
+    while kill -0 "$SERVICE_PID" 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || die "$2"
+        sleep 0.2
+    done
+    set +e
+    wait "$SERVICE_PID"
+    code=$?
+    set -e
+    SERVICE_PID=
+}
+
 step "the image's defaults: production refuses to start without secrets"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Only the address is changed, in case it did start.
 in_image BIND_HOST=127.0.0.1 "BIND_PORT=$port" -- "${COMMAND[@]}" >"$LOG_DIR/refusal.log" 2>&1 &
 SERVICE_PID=$!
-deadline=$((SECONDS + 60))
-while kill -0 "$SERVICE_PID" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || die "the entrypoint started in production without secrets"
-    sleep 0.2
-done
-set +e
-wait "$SERVICE_PID"
-code=$?
-set -e
-SERVICE_PID=
+await_exit 60 "the entrypoint started in production without secrets"
 if [ "$code" -eq 0 ] || ! grep -q APP_SECRET "$LOG_DIR/refusal.log"; then
     tail -n 10 "$LOG_DIR/refusal.log"
     die "expected the entrypoint to refuse to start naming APP_SECRET; it exited $code"
@@ -440,16 +446,7 @@ done
 
 step "stop the service (SIGTERM to pid $SERVICE_PID)"
 kill -TERM "$SERVICE_PID"
-deadline=$((SECONDS + 30))
-while kill -0 "$SERVICE_PID" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || die "the service did not stop within 30 seconds of SIGTERM"
-    sleep 0.2
-done
-set +e
-wait "$SERVICE_PID"
-code=$?
-set -e
-SERVICE_PID=
+await_exit 30 "the service did not stop within 30 seconds of SIGTERM"
 # uvicorn shuts down, then ends by the signal it caught: 143 (128 + SIGTERM) or 0.
 [ "$code" -eq 0 ] || [ "$code" -eq 143 ] || die "the service exited $code after SIGTERM"
 say "stopped in $(seconds_since "$STEP_T0")s, exit status $code; $(grep -c -E '"level": "(ERROR|CRITICAL)"' "$LOG_DIR/service.log" || true) error lines in its log"

@@ -76,6 +76,8 @@ class Application(AbstractBitrixApp):  # type: ignore[misc]
         except KeyError as exc:
             raise RenewalUnreadable("The OAuth server's answer holds no token pair.") from exc
 
+    # The SDK's own OAuth methods, overridden so that no path of the SDK reaches its built-in
+    # OAuth host; the service itself renews through `renew`.
     def get_oauth_token(self, code: str, **kwargs: Any) -> RenewedOAuth:
         return RenewedOAuth.from_dict(self._oauth().get_oauth_token(code))
 
